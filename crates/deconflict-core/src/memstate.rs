@@ -1,0 +1,337 @@
+//! The in-memory image of the store: every entity by id plus a spatio-temporal index, and the
+//! overlay a write transaction builds on top of it.
+//!
+//! Reads are answered from here; writes go to disk first and are applied here after commit.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use deconflict_geo::{any_intersects, PreparedVolume, SpatialIndex};
+
+use crate::error::Result;
+use crate::ids::EntityId;
+use crate::model::{
+    Constraint, Located, OperationalIntent, Subscription, Timestamp, UssAvailability,
+};
+use crate::store::{Change, Expired, ReadTx, Tx};
+
+/// Entities of one kind, by id and by extent.
+#[derive(Debug)]
+pub struct Table<E> {
+    rows: HashMap<EntityId, Arc<E>>,
+    index: SpatialIndex<EntityId>,
+}
+
+impl<E: Located> Default for Table<E> {
+    fn default() -> Self {
+        Self {
+            rows: HashMap::new(),
+            index: SpatialIndex::new(),
+        }
+    }
+}
+
+impl<E: Located> Table<E> {
+    /// Builds a table in one pass, which is much faster than inserting one at a time.
+    pub fn bulk(items: Vec<Arc<E>>) -> Self {
+        let index = SpatialIndex::bulk_load(
+            items
+                .iter()
+                .map(|e| (e.id(), e.extents().prepared.to_vec()))
+                .collect(),
+        );
+        let rows = items.into_iter().map(|e| (e.id(), e)).collect();
+        Self { rows, index }
+    }
+    pub fn get(&self, id: EntityId) -> Option<Arc<E>> {
+        self.rows.get(&id).cloned()
+    }
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+    pub fn intersecting(&self, area: &[PreparedVolume]) -> Vec<Arc<E>> {
+        self.index
+            .query(area)
+            .into_iter()
+            .filter_map(|id| self.rows.get(&id).cloned())
+            .collect()
+    }
+    pub fn put(&mut self, e: Arc<E>) {
+        self.index.insert(e.id(), e.extents().prepared.to_vec());
+        self.rows.insert(e.id(), e);
+    }
+    pub fn remove(&mut self, id: EntityId) {
+        if self.rows.remove(&id).is_some() {
+            self.index.remove(&id);
+        }
+    }
+    /// Ids of entities whose extents ended before `cutoff`.
+    pub fn ended_before(&self, cutoff: Timestamp) -> Vec<EntityId> {
+        self.rows
+            .values()
+            .filter(|e| e.extents().end < cutoff)
+            .map(|e| e.id())
+            .collect()
+    }
+}
+
+/// Everything a DSS instance holds, in memory.
+#[derive(Debug, Default)]
+pub struct MemState {
+    pub operational_intents: Table<OperationalIntent>,
+    pub constraints: Table<Constraint>,
+    pub subscriptions: Table<Subscription>,
+    pub availability: HashMap<String, UssAvailability>,
+}
+
+impl MemState {
+    /// Applies committed changes. Reports are archived on disk only.
+    pub fn apply(&mut self, changes: &[Change]) {
+        for c in changes {
+            match c {
+                Change::PutOperationalIntent(e) => self.operational_intents.put(e.clone()),
+                Change::DeleteOperationalIntent(id) => self.operational_intents.remove(*id),
+                Change::PutConstraint(e) => self.constraints.put(e.clone()),
+                Change::DeleteConstraint(id) => self.constraints.remove(*id),
+                Change::PutSubscription(e) => self.subscriptions.put(e.clone()),
+                Change::DeleteSubscription(id) => self.subscriptions.remove(*id),
+                Change::PutAvailability(a) => {
+                    self.availability.insert(a.uss.clone(), a.clone());
+                }
+                Change::AddReport(_) => {}
+            }
+        }
+    }
+}
+
+impl MemState {
+    /// What has ended before `cutoff`, for the purge.
+    pub fn expired(&self, cutoff: Timestamp) -> Expired {
+        Expired {
+            operational_intents: self.operational_intents.ended_before(cutoff),
+            constraints: self.constraints.ended_before(cutoff),
+            subscriptions: self.subscriptions.ended_before(cutoff),
+        }
+    }
+}
+
+impl ReadTx for MemState {
+    fn operational_intent(&self, id: EntityId) -> Result<Option<Arc<OperationalIntent>>> {
+        Ok(self.operational_intents.get(id))
+    }
+    fn constraint(&self, id: EntityId) -> Result<Option<Arc<Constraint>>> {
+        Ok(self.constraints.get(id))
+    }
+    fn subscription(&self, id: EntityId) -> Result<Option<Arc<Subscription>>> {
+        Ok(self.subscriptions.get(id))
+    }
+    fn operational_intents_in(
+        &self,
+        area: &[PreparedVolume],
+    ) -> Result<Vec<Arc<OperationalIntent>>> {
+        Ok(self.operational_intents.intersecting(area))
+    }
+    fn constraints_in(&self, area: &[PreparedVolume]) -> Result<Vec<Arc<Constraint>>> {
+        Ok(self.constraints.intersecting(area))
+    }
+    fn subscriptions_in(&self, area: &[PreparedVolume]) -> Result<Vec<Arc<Subscription>>> {
+        Ok(self.subscriptions.intersecting(area))
+    }
+    fn availability(&self, uss: &str) -> Result<Option<UssAvailability>> {
+        Ok(self.availability.get(uss).cloned())
+    }
+}
+
+/// Pending changes of one kind: `None` marks a deletion.
+type PendingRows<E> = HashMap<EntityId, Option<Arc<E>>>;
+
+/// Changes not yet committed, indexed so that reads can see through them.
+#[derive(Debug, Default)]
+pub struct Pending {
+    ois: PendingRows<OperationalIntent>,
+    constraints: PendingRows<Constraint>,
+    subs: PendingRows<Subscription>,
+    availability: HashMap<String, UssAvailability>,
+    changes: Vec<Change>,
+}
+
+impl Pending {
+    pub fn record(&mut self, change: Change) {
+        match &change {
+            Change::PutOperationalIntent(e) => {
+                self.ois.insert(e.id, Some(e.clone()));
+            }
+            Change::DeleteOperationalIntent(id) => {
+                self.ois.insert(*id, None);
+            }
+            Change::PutConstraint(e) => {
+                self.constraints.insert(e.id, Some(e.clone()));
+            }
+            Change::DeleteConstraint(id) => {
+                self.constraints.insert(*id, None);
+            }
+            Change::PutSubscription(e) => {
+                self.subs.insert(e.id, Some(e.clone()));
+            }
+            Change::DeleteSubscription(id) => {
+                self.subs.insert(*id, None);
+            }
+            Change::PutAvailability(a) => {
+                self.availability.insert(a.uss.clone(), a.clone());
+            }
+            Change::AddReport(_) => {}
+        }
+        self.changes.push(change);
+    }
+    /// Appends `later`'s changes after these.
+    pub fn merge(&mut self, later: Pending) {
+        for c in later.changes {
+            self.record(c);
+        }
+    }
+    pub fn changes(&self) -> &[Change] {
+        &self.changes
+    }
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+}
+
+fn pending_get<E>(
+    rows: &PendingRows<E>,
+    id: EntityId,
+    below: impl FnOnce() -> Result<Option<Arc<E>>>,
+) -> Result<Option<Arc<E>>> {
+    match rows.get(&id) {
+        Some(p) => Ok(p.clone()),
+        None => below(),
+    }
+}
+
+fn pending_in<E: Located>(
+    rows: &PendingRows<E>,
+    area: &[PreparedVolume],
+    below: Vec<Arc<E>>,
+) -> Vec<Arc<E>> {
+    let mut out: Vec<Arc<E>> = below
+        .into_iter()
+        .filter(|e| !rows.contains_key(&e.id()))
+        .collect();
+    out.extend(
+        rows.values()
+            .flatten()
+            .filter(|e| any_intersects(&e.extents().prepared, area))
+            .cloned(),
+    );
+    out
+}
+
+/// A read view of `top` laid over `base`.
+pub struct Layered<'a> {
+    pub base: &'a dyn ReadTx,
+    pub top: &'a Pending,
+}
+
+impl ReadTx for Layered<'_> {
+    fn operational_intent(&self, id: EntityId) -> Result<Option<Arc<OperationalIntent>>> {
+        pending_get(&self.top.ois, id, || self.base.operational_intent(id))
+    }
+    fn constraint(&self, id: EntityId) -> Result<Option<Arc<Constraint>>> {
+        pending_get(&self.top.constraints, id, || self.base.constraint(id))
+    }
+    fn subscription(&self, id: EntityId) -> Result<Option<Arc<Subscription>>> {
+        pending_get(&self.top.subs, id, || self.base.subscription(id))
+    }
+    fn operational_intents_in(
+        &self,
+        area: &[PreparedVolume],
+    ) -> Result<Vec<Arc<OperationalIntent>>> {
+        Ok(pending_in(
+            &self.top.ois,
+            area,
+            self.base.operational_intents_in(area)?,
+        ))
+    }
+    fn constraints_in(&self, area: &[PreparedVolume]) -> Result<Vec<Arc<Constraint>>> {
+        Ok(pending_in(
+            &self.top.constraints,
+            area,
+            self.base.constraints_in(area)?,
+        ))
+    }
+    fn subscriptions_in(&self, area: &[PreparedVolume]) -> Result<Vec<Arc<Subscription>>> {
+        Ok(pending_in(
+            &self.top.subs,
+            area,
+            self.base.subscriptions_in(area)?,
+        ))
+    }
+    fn availability(&self, uss: &str) -> Result<Option<UssAvailability>> {
+        match self.top.availability.get(uss) {
+            Some(a) => Ok(Some(a.clone())),
+            None => self.base.availability(uss),
+        }
+    }
+}
+
+/// A write transaction over `base`: reads see the base with this transaction's own changes
+/// laid over it; nothing reaches the base until the owner commits [`Overlay::into_pending`].
+pub struct Overlay<'a> {
+    base: &'a dyn ReadTx,
+    own: Pending,
+}
+
+impl<'a> Overlay<'a> {
+    pub fn new(base: &'a dyn ReadTx) -> Self {
+        Self {
+            base,
+            own: Pending::default(),
+        }
+    }
+    pub fn into_pending(self) -> Pending {
+        self.own
+    }
+    fn view(&self) -> Layered<'_> {
+        Layered {
+            base: self.base,
+            top: &self.own,
+        }
+    }
+}
+
+impl ReadTx for Overlay<'_> {
+    fn operational_intent(&self, id: EntityId) -> Result<Option<Arc<OperationalIntent>>> {
+        self.view().operational_intent(id)
+    }
+    fn constraint(&self, id: EntityId) -> Result<Option<Arc<Constraint>>> {
+        self.view().constraint(id)
+    }
+    fn subscription(&self, id: EntityId) -> Result<Option<Arc<Subscription>>> {
+        self.view().subscription(id)
+    }
+    fn operational_intents_in(
+        &self,
+        area: &[PreparedVolume],
+    ) -> Result<Vec<Arc<OperationalIntent>>> {
+        self.view().operational_intents_in(area)
+    }
+    fn constraints_in(&self, area: &[PreparedVolume]) -> Result<Vec<Arc<Constraint>>> {
+        self.view().constraints_in(area)
+    }
+    fn subscriptions_in(&self, area: &[PreparedVolume]) -> Result<Vec<Arc<Subscription>>> {
+        self.view().subscriptions_in(area)
+    }
+    fn availability(&self, uss: &str) -> Result<Option<UssAvailability>> {
+        self.view().availability(uss)
+    }
+}
+
+impl Tx for Overlay<'_> {
+    fn apply(&mut self, change: Change) -> Result<()> {
+        self.own.record(change);
+        Ok(())
+    }
+}

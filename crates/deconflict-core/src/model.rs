@@ -1,0 +1,160 @@
+//! The DSS's entities as the rules see them: parsed, validated, with prepared geometry.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use deconflict_geo::{PreparedVolume, Volume4};
+
+use crate::ids::{EntityId, Ovn};
+
+pub type Timestamp = DateTime<Utc>;
+
+/// The 4D extents of an entity: the volumes as given, their prepared form for intersection
+/// tests, and the overall time span.
+#[derive(Debug, Clone)]
+pub struct Extents {
+    pub volumes: Vec<Volume4>,
+    pub prepared: Arc<[PreparedVolume]>,
+    pub start: Timestamp,
+    pub end: Timestamp,
+}
+
+impl Extents {
+    /// Whether the extents still matter at `now`: an entity whose end has passed is expired.
+    pub fn is_live(&self, now: Timestamp) -> bool {
+        self.end >= now
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OiState {
+    Accepted,
+    Activated,
+    Nonconforming,
+    Contingent,
+}
+
+impl OiState {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "Accepted" => Self::Accepted,
+            "Activated" => Self::Activated,
+            "Nonconforming" => Self::Nonconforming,
+            "Contingent" => Self::Contingent,
+            _ => return None,
+        })
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Accepted => "Accepted",
+            Self::Activated => "Activated",
+            Self::Nonconforming => "Nonconforming",
+            Self::Contingent => "Contingent",
+        }
+    }
+    /// Accepted and Activated intents must be deconflicted: writing one needs a key, and other
+    /// writers must prove they have seen them. Nonconforming and Contingent ones are adjusted
+    /// as flown and cannot deconflict.
+    pub fn requires_key(self) -> bool {
+        matches!(self, Self::Accepted | Self::Activated)
+    }
+    /// States needing a subscription so that the operator hears of changes around it.
+    pub fn requires_subscription(self) -> bool {
+        !matches!(self, Self::Accepted)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OperationalIntent {
+    pub id: EntityId,
+    pub manager: String,
+    pub version: i32,
+    pub ovn: Ovn,
+    pub state: OiState,
+    pub uss_base_url: String,
+    /// `None` for an Accepted intent created without a subscription.
+    pub subscription_id: Option<EntityId>,
+    pub extents: Extents,
+}
+
+#[derive(Debug, Clone)]
+pub struct Constraint {
+    pub id: EntityId,
+    pub manager: String,
+    pub version: i32,
+    pub ovn: Ovn,
+    pub uss_base_url: String,
+    pub extents: Extents,
+}
+
+#[derive(Debug, Clone)]
+pub struct Subscription {
+    pub id: EntityId,
+    pub manager: String,
+    /// Opaque; changes whenever the manager changes the subscription.
+    pub version: String,
+    pub notification_index: i32,
+    pub uss_base_url: String,
+    pub notify_for_operational_intents: bool,
+    pub notify_for_constraints: bool,
+    pub implicit: bool,
+    pub dependent_operational_intents: Vec<EntityId>,
+    pub extents: Extents,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Availability {
+    Unknown,
+    Normal,
+    Down,
+}
+
+impl Availability {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "Unknown" => Self::Unknown,
+            "Normal" => Self::Normal,
+            "Down" => Self::Down,
+            _ => return None,
+        })
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unknown => "Unknown",
+            Self::Normal => "Normal",
+            Self::Down => "Down",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UssAvailability {
+    pub uss: String,
+    pub availability: Availability,
+    pub version: String,
+}
+
+/// An archived `POST /dss/v1/reports` body.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub id: String,
+    pub reporter: String,
+    pub received: Timestamp,
+    pub body: String,
+}
+
+/// Anything stored that the rules can look up by id and by area.
+pub trait Located {
+    fn id(&self) -> EntityId;
+    fn extents(&self) -> &Extents;
+}
+
+macro_rules! located {
+    ($($t:ty),*) => {$(
+        impl Located for $t {
+            fn id(&self) -> EntityId { self.id }
+            fn extents(&self) -> &Extents { &self.extents }
+        }
+    )*};
+}
+located!(OperationalIntent, Constraint, Subscription);

@@ -1,0 +1,170 @@
+//! Constraint references: query, get, create, update, delete.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use deconflict_geo::PreparedVolume;
+
+use super::{availability_of, live, notify_subscribers, AvailabilityCache, Caller};
+use crate::error::{DssError, Result};
+use crate::ids::{EntityId, Ovn};
+use crate::model::{Constraint, Extents, Timestamp};
+use crate::present;
+use crate::store::{Change, ReadTx, Tx};
+use crate::wire;
+
+#[derive(Debug, Clone)]
+pub struct PutConstraint {
+    pub id: EntityId,
+    pub old_ovn: Option<String>,
+    pub extents: Extents,
+    pub uss_base_url: String,
+}
+
+pub fn query(
+    tx: &dyn ReadTx,
+    caller: &Caller,
+    area: &[PreparedVolume],
+    now: Timestamp,
+    max_results: usize,
+) -> Result<Vec<wire::ConstraintReference>> {
+    let found = live(tx.constraints_in(area)?, now);
+    if found.len() > max_results {
+        return Err(DssError::TooLarge {
+            field: "area_of_interest".into(),
+            rule: format!(
+                "the area holds more than {max_results} constraints; query a smaller area"
+            ),
+        });
+    }
+    let mut avail = AvailabilityCache::new(tx);
+    found
+        .iter()
+        .map(|c| {
+            Ok(present::constraint(
+                c,
+                &caller.manager,
+                avail.get(&c.manager)?,
+            ))
+        })
+        .collect()
+}
+
+fn find_live(tx: &dyn ReadTx, id: EntityId, now: Timestamp) -> Result<Arc<Constraint>> {
+    tx.constraint(id)?
+        .filter(|c| c.extents.is_live(now))
+        .ok_or_else(|| DssError::NotFound(format!("constraint {id} not found")))
+}
+
+pub fn get(
+    tx: &dyn ReadTx,
+    caller: &Caller,
+    id: EntityId,
+    now: Timestamp,
+) -> Result<wire::ConstraintReference> {
+    let c = find_live(tx, id, now)?;
+    Ok(present::constraint(
+        &c,
+        &caller.manager,
+        availability_of(tx, &c.manager)?,
+    ))
+}
+
+fn existing_for_change(
+    tx: &dyn ReadTx,
+    caller: &Caller,
+    id: EntityId,
+    ovn: &str,
+    now: Timestamp,
+) -> Result<Arc<Constraint>> {
+    let c = find_live(tx, id, now)?;
+    if c.manager != caller.manager {
+        return Err(DssError::Forbidden(format!(
+            "constraint {id} is managed by another party; only its manager may change it"
+        )));
+    }
+    if c.ovn.as_str() != ovn {
+        return Err(DssError::Conflict(format!(
+            "ovn: {ovn} is not the current OVN of constraint {id}; read it again"
+        )));
+    }
+    Ok(c)
+}
+
+/// Creates or updates; the flag says whether it was created.
+pub fn put(
+    tx: &mut dyn Tx,
+    caller: &Caller,
+    req: &PutConstraint,
+    now: Timestamp,
+) -> Result<(wire::ChangeConstraintReferenceResponse, bool)> {
+    let id = req.id;
+    let old = match &req.old_ovn {
+        None => {
+            if tx.constraint(id)?.is_some_and(|c| c.extents.is_live(now)) {
+                return Err(DssError::Conflict(format!(
+                    "constraint {id} already exists; update it at /{id}/{{ovn}}"
+                )));
+            }
+            None
+        }
+        Some(ovn) => Some(existing_for_change(tx, caller, id, ovn, now)?),
+    };
+    let c = Arc::new(Constraint {
+        id,
+        manager: caller.manager.clone(),
+        version: old.as_ref().map_or(1, |o| o.version.saturating_add(1)),
+        ovn: Ovn::random(),
+        uss_base_url: req.uss_base_url.clone(),
+        extents: req.extents.clone(),
+    });
+    tx.apply(Change::PutConstraint(c.clone()))?;
+    let mut areas: Vec<&[PreparedVolume]> = vec![&req.extents.prepared];
+    if let Some(o) = &old {
+        areas.push(&o.extents.prepared);
+    }
+    let subscribers = notify_subscribers(
+        tx,
+        &areas,
+        now,
+        |s| s.notify_for_constraints,
+        &HashSet::new(),
+    )?;
+    Ok((
+        wire::ChangeConstraintReferenceResponse {
+            subscribers,
+            constraint_reference: present::constraint(
+                &c,
+                &caller.manager,
+                availability_of(tx, &caller.manager)?,
+            ),
+        },
+        old.is_none(),
+    ))
+}
+
+pub fn delete(
+    tx: &mut dyn Tx,
+    caller: &Caller,
+    id: EntityId,
+    ovn: &str,
+    now: Timestamp,
+) -> Result<wire::ChangeConstraintReferenceResponse> {
+    let old = existing_for_change(tx, caller, id, ovn, now)?;
+    tx.apply(Change::DeleteConstraint(id))?;
+    let subscribers = notify_subscribers(
+        tx,
+        &[&old.extents.prepared],
+        now,
+        |s| s.notify_for_constraints,
+        &HashSet::new(),
+    )?;
+    Ok(wire::ChangeConstraintReferenceResponse {
+        subscribers,
+        constraint_reference: present::constraint(
+            &old,
+            &caller.manager,
+            availability_of(tx, &caller.manager)?,
+        ),
+    })
+}

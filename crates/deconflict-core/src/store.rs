@@ -1,0 +1,97 @@
+//! The storage contract: what the rules read and write inside one atomic transaction.
+//!
+//! A backend runs a closure inside a transaction and commits what it wrote only if the closure
+//! succeeded, so that "check the key, then write" is one atomic step. The closure may be run
+//! again by a backend that retries on serialization failures, so it must be free of side
+//! effects outside the transaction.
+
+use std::sync::Arc;
+
+use deconflict_geo::PreparedVolume;
+
+use crate::error::{DssError, Result};
+use crate::ids::EntityId;
+use crate::model::{
+    Constraint, OperationalIntent, Report, Subscription, Timestamp, UssAvailability,
+};
+
+/// Reads within a transaction (or a consistent snapshot). Area lookups return every stored
+/// entity whose extents intersect `area`, expired or not; the rules decide what is live.
+pub trait ReadTx {
+    fn operational_intent(&self, id: EntityId) -> Result<Option<Arc<OperationalIntent>>>;
+    fn constraint(&self, id: EntityId) -> Result<Option<Arc<Constraint>>>;
+    fn subscription(&self, id: EntityId) -> Result<Option<Arc<Subscription>>>;
+    fn operational_intents_in(
+        &self,
+        area: &[PreparedVolume],
+    ) -> Result<Vec<Arc<OperationalIntent>>>;
+    fn constraints_in(&self, area: &[PreparedVolume]) -> Result<Vec<Arc<Constraint>>>;
+    fn subscriptions_in(&self, area: &[PreparedVolume]) -> Result<Vec<Arc<Subscription>>>;
+    fn availability(&self, uss: &str) -> Result<Option<UssAvailability>>;
+}
+
+/// One write. Later reads in the same transaction see it.
+#[derive(Debug, Clone)]
+pub enum Change {
+    PutOperationalIntent(Arc<OperationalIntent>),
+    DeleteOperationalIntent(EntityId),
+    PutConstraint(Arc<Constraint>),
+    DeleteConstraint(EntityId),
+    PutSubscription(Arc<Subscription>),
+    DeleteSubscription(EntityId),
+    PutAvailability(UssAvailability),
+    AddReport(Report),
+}
+
+pub trait Tx: ReadTx {
+    fn apply(&mut self, change: Change) -> Result<()>;
+}
+
+/// Entities that have ended, by kind.
+#[derive(Debug, Default, Clone)]
+pub struct Expired {
+    pub operational_intents: Vec<EntityId>,
+    pub constraints: Vec<EntityId>,
+    pub subscriptions: Vec<EntityId>,
+}
+
+impl Expired {
+    pub fn is_empty(&self) -> bool {
+        self.operational_intents.is_empty()
+            && self.constraints.is_empty()
+            && self.subscriptions.is_empty()
+    }
+}
+
+/// A DSS store: embedded SQLite, or PostgreSQL shared by a pool of instances.
+pub trait Store: Send + Sync {
+    /// Runs `f` on a consistent view.
+    fn read(&self, f: &mut dyn FnMut(&dyn ReadTx) -> Result<()>) -> Result<()>;
+    /// Runs `f` in one atomic, durable transaction: all its changes or none.
+    fn write(&self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()>;
+    /// The ids of entities whose end time is before `cutoff` (the purge removes them through
+    /// [`Store::write`], so that it obeys the same rules as any write).
+    fn expired(&self, cutoff: Timestamp) -> Result<Expired>;
+    /// Whether the store can answer now.
+    fn health(&self) -> Result<()>;
+}
+
+/// Runs a read closure that returns a value.
+pub fn read<T>(store: &dyn Store, mut f: impl FnMut(&dyn ReadTx) -> Result<T>) -> Result<T> {
+    let mut out = None;
+    store.read(&mut |tx| {
+        out = Some(f(tx)?);
+        Ok(())
+    })?;
+    out.ok_or_else(|| DssError::Internal("store did not run the read".into()))
+}
+
+/// Runs a write closure that returns a value.
+pub fn write<T>(store: &dyn Store, mut f: impl FnMut(&mut dyn Tx) -> Result<T>) -> Result<T> {
+    let mut out = None;
+    store.write(&mut |tx| {
+        out = Some(f(tx)?);
+        Ok(())
+    })?;
+    out.ok_or_else(|| DssError::Internal("store did not run the write".into()))
+}
