@@ -1,1 +1,187 @@
-//! placeholder
+//! Storage backends of deconflict. [`SqliteStore`] keeps everything in one SQLite file and
+//! answers reads from memory.
+//!
+//! Writes are serialised in-process and committed in groups: each write runs its rules against
+//! the committed state plus the writes queued ahead of it, then joins the next batch; one
+//! thread (the first to arrive) commits the batch with a single fsync and applies it to memory,
+//! and every write in it is acknowledged. Overlapping writes therefore cost no more than
+//! disjoint ones, and no write is acknowledged before it is durable.
+
+mod codec;
+mod error;
+mod sqlite;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+
+use deconflict_core::memstate::{Layered, MemState, Overlay, Pending};
+use deconflict_core::model::Timestamp;
+use deconflict_core::store::{Expired, ReadTx, Store, Tx};
+use deconflict_core::{DssError, Result};
+use rusqlite::Connection;
+
+pub use error::StoreError;
+
+/// The embedded store: one SQLite file (WAL, synchronous commits) and its image in memory.
+pub struct SqliteStore {
+    mem: RwLock<MemState>,
+    batch: Mutex<BatchState>,
+    flushed: Condvar,
+    health: Mutex<Connection>,
+}
+
+struct BatchState {
+    /// Validated writes waiting for the next commit.
+    open: Pending,
+    open_seq: u64,
+    /// The batch being committed now, if any; new writes validate against it too.
+    inflight: Option<Arc<Pending>>,
+    /// Highest batch whose commit has finished (successfully or not).
+    done_seq: u64,
+    failed: BTreeSet<u64>,
+    last_error: String,
+    /// Taken by the committing thread.
+    conn: Option<Connection>,
+}
+
+fn poisoned<T>(_: T) -> DssError {
+    DssError::Internal("a storage lock was poisoned by an earlier panic".into())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and loads it into memory.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)?;
+            }
+        }
+        let conn = sqlite::open(path)?;
+        let mem = sqlite::load(&conn)?;
+        let health = Connection::open(path)?;
+        Ok(Self {
+            mem: RwLock::new(mem),
+            batch: Mutex::new(BatchState {
+                open: Pending::default(),
+                open_seq: 1,
+                inflight: None,
+                done_seq: 0,
+                failed: BTreeSet::new(),
+                last_error: String::new(),
+                conn: Some(conn),
+            }),
+            flushed: Condvar::new(),
+            health: Mutex::new(health),
+        })
+    }
+
+    /// Entities held, by kind (operational intents, constraints, subscriptions).
+    pub fn counts(&self) -> Result<(usize, usize, usize)> {
+        let m = self.mem.read().map_err(poisoned)?;
+        Ok((
+            m.operational_intents.len(),
+            m.constraints.len(),
+            m.subscriptions.len(),
+        ))
+    }
+
+    /// Waits until batch `seq` is committed, committing it (and whatever joined it) if nobody
+    /// else is.
+    fn await_commit<'a>(&'a self, mut st: MutexGuard<'a, BatchState>, seq: u64) -> Result<()> {
+        loop {
+            if st.done_seq >= seq {
+                return if st.failed.contains(&seq) {
+                    Err(StoreError::CommitFailed(st.last_error.clone()).into())
+                } else {
+                    Ok(())
+                };
+            }
+            if st.inflight.is_some() {
+                st = self.flushed.wait(st).map_err(poisoned)?;
+                continue;
+            }
+            // Lead: take the open batch and commit it outside the lock, so that the next batch
+            // can fill meanwhile.
+            let batch = Arc::new(std::mem::take(&mut st.open));
+            let batch_seq = st.open_seq;
+            st.open_seq += 1;
+            st.inflight = Some(batch.clone());
+            let mut conn = st
+                .conn
+                .take()
+                .ok_or_else(|| DssError::Internal("commit connection missing".into()))?;
+            drop(st);
+
+            let result = sqlite::persist(&mut conn, batch.changes());
+            if result.is_ok() {
+                self.mem.write().map_err(poisoned)?.apply(batch.changes());
+            }
+
+            st = self.batch.lock().map_err(poisoned)?;
+            st.conn = Some(conn);
+            st.inflight = None;
+            st.done_seq = batch_seq;
+            if let Err(e) = result {
+                tracing::error!(error = %e, batch = batch_seq, "commit failed");
+                // The open batch was validated against this one; it cannot stand either.
+                st.failed.insert(batch_seq);
+                let open_seq = st.open_seq;
+                st.failed.insert(open_seq);
+                st.open = Pending::default();
+                st.open_seq += 1;
+                st.done_seq = st.open_seq - 1;
+                st.last_error = e.to_string();
+            }
+            while st.failed.len() > 64 {
+                st.failed.pop_first();
+            }
+            self.flushed.notify_all();
+        }
+    }
+}
+
+impl Store for SqliteStore {
+    fn read(&self, f: &mut dyn FnMut(&dyn ReadTx) -> Result<()>) -> Result<()> {
+        let mem = self.mem.read().map_err(poisoned)?;
+        f(&*mem)
+    }
+
+    fn write(&self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
+        let mut st = self.batch.lock().map_err(poisoned)?;
+        let mine = {
+            let mem = self.mem.read().map_err(poisoned)?;
+            let empty = Pending::default();
+            let inflight = st.inflight.clone();
+            let below = Layered {
+                base: &*mem,
+                top: inflight.as_deref().unwrap_or(&empty),
+            };
+            let view = Layered {
+                base: &below,
+                top: &st.open,
+            };
+            let mut overlay = Overlay::new(&view);
+            f(&mut overlay)?;
+            overlay.into_pending()
+        };
+        if mine.is_empty() {
+            return Ok(());
+        }
+        st.open.merge(mine);
+        let seq = st.open_seq;
+        self.await_commit(st, seq)
+    }
+
+    fn expired(&self, cutoff: Timestamp) -> Result<Expired> {
+        Ok(self.mem.read().map_err(poisoned)?.expired(cutoff))
+    }
+
+    fn health(&self) -> Result<()> {
+        let conn = self.health.lock().map_err(poisoned)?;
+        sqlite::ping(&conn).map_err(DssError::from)
+    }
+}
+
+#[cfg(test)]
+mod tests;
