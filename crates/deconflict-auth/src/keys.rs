@@ -115,8 +115,11 @@ pub(crate) fn keys_from_pem(text: &str, origin: &str) -> Result<Vec<TrustedKey>,
         if kind == KeyKind::Rsa {
             // jsonwebtoken only stores the DER here; parse it now so a broken key fails at
             // start-up instead of on every request.
-            Jwk::from_decoding_key(&key, Some(Algorithm::RS256))
+            let jwk = Jwk::from_decoding_key(&key, Some(Algorithm::RS256))
                 .map_err(|e| bad(format!("not a usable RSA public key: {e}")))?;
+            if let AlgorithmParameters::RSA(p) = &jwk.algorithm {
+                check_rsa_size(&p.n).map_err(bad)?;
+            }
         }
         keys.push(TrustedKey {
             kid: None,
@@ -185,6 +188,10 @@ pub(crate) fn key_from_jwk(jwk: &Jwk, origin: &str) -> Result<Option<TrustedKey>
                 .map_err(|_| "the point is not on the P-256 curve".to_owned())?;
             DecodingKey::from_ec_der(&point)
         }
+        (AlgorithmParameters::RSA(p), _) => {
+            check_rsa_size(&p.n)?;
+            DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?
+        }
         _ => DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?,
     };
     Ok(Some(TrustedKey {
@@ -193,6 +200,21 @@ pub(crate) fn key_from_jwk(jwk: &Jwk, origin: &str) -> Result<Option<TrustedKey>
         key,
         origin: origin.to_owned(),
     }))
+}
+
+/// RSA moduli shorter than this are refused (NIST SP 800-131A disallows them for signatures).
+const MIN_RSA_BITS: usize = 2048;
+
+fn check_rsa_size(n_b64: &str) -> Result<(), String> {
+    let n = b64url_decode(n_b64).map_err(|e| format!("bad RSA modulus: {e}"))?;
+    let significant = n.iter().skip_while(|b| **b == 0).count();
+    if significant * 8 < MIN_RSA_BITS {
+        return Err(format!(
+            "RSA key of about {} bits is too short; at least {MIN_RSA_BITS} bits are required",
+            significant * 8
+        ));
+    }
+    Ok(())
 }
 
 fn b64url_decode(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
