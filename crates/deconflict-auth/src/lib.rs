@@ -8,6 +8,31 @@
 //!   [`dev_oauth_router`] serves them over the InterUSS "dummy OAuth" interface.
 //!
 //! Every [`AuthError`] should become HTTP 401 with its message; a [`ScopeError`] is HTTP 403.
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use deconflict_auth::{require_any, scopes, DevKeys, Verifier, VerifierConfig};
+//!
+//! # async fn demo(authorization: Option<&str>) -> Result<(), Box<dyn std::error::Error>> {
+//! // At start-up (in `--dev` mode the dev key and audiences are added):
+//! let dev = DevKeys::load_or_create(Path::new("./data"))?;
+//! let verifier = Verifier::new(
+//!     VerifierConfig {
+//!         jwks_url: Some("https://auth.example.com/.well-known/jwks.json".into()),
+//!         audiences: vec!["dss.example.com".into()],
+//!         ..VerifierConfig::default()
+//!     }
+//!     .with_dev_keys(&dev),
+//! )
+//! .await?;
+//!
+//! // Per request, from the `Authorization` header value:
+//! let claims = verifier.verify_header(authorization)?; // Err -> 401
+//! require_any(&claims, &[&[scopes::STRATEGIC_COORDINATION]])?; // Err -> 403
+//! println!("request from {}", claims.sub);
+//! # Ok(())
+//! # }
+//! ```
 
 mod claims;
 mod dev;
