@@ -1,1 +1,24 @@
-//! placeholder
+//! The HTTP face of the deconflict DSS (ASTM F3548-21): [`router`] serves every `/dss/v1`
+//! path of `utm.yaml` plus `/healthy` and the InterUSS `/aux/v1` endpoints over an
+//! [`AppState`]; [`serve`] runs it with the SQLite store, a token verifier, the expiry purge
+//! and graceful shutdown, from a [`Config`].
+//!
+//! One request: the [`extract::Authorized`] extractor verifies the bearer token and the
+//! route's scopes; [`extract::Json`] decodes the body, naming the field of any error;
+//! `deconflict_core::parse` turns it into domain values; the rules run inside one store
+//! transaction on the blocking pool; [`ApiError`] is the one place where a failure becomes a
+//! status code.
+
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod purge;
+mod routes;
+mod serve;
+pub mod state;
+
+pub use config::{Config, ServeArgs};
+pub use error::ApiError;
+pub use routes::router;
+pub use serve::{serve, shutdown_signal, ServeError, Server};
+pub use state::AppState;

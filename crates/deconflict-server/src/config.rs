@@ -1,0 +1,405 @@
+//! Server configuration: command-line flags, `DECONFLICT_*` environment variables and a TOML
+//! file, in that order of precedence, over built-in defaults.
+//!
+//! ```toml
+//! listen = "0.0.0.0:8082"
+//! data_dir = "/var/lib/deconflict"      # relative paths are relative to this file
+//! public_key = ["keys/oauth.pem"]
+//! jwks_url = "https://auth.example.com/.well-known/jwks.json"
+//! audience = ["dss.example.com"]
+//! purge_interval_secs = 30
+//!
+//! [limits]
+//! max_body_bytes = 4194304
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::builder::BoolishValueParser;
+use deconflict_core::limits::Limits;
+use serde::Deserialize;
+
+/// The flags of `deconflict serve`. Each also reads a `DECONFLICT_*` variable; repeatable
+/// flags take a comma-separated list there.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServeArgs {
+    /// A TOML configuration file; flags and environment variables override it.
+    #[arg(long, env = "DECONFLICT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8082].
+    #[arg(long, env = "DECONFLICT_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Directory of the database (and, with --dev, of the dev signing key)
+    /// [default: ./deconflict-data].
+    #[arg(long, env = "DECONFLICT_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// PEM file of a public key trusted to sign access tokens (repeatable).
+    #[arg(
+        long = "public-key",
+        env = "DECONFLICT_PUBLIC_KEY",
+        value_name = "PEM",
+        value_delimiter = ','
+    )]
+    pub public_keys: Vec<PathBuf>,
+    /// JWKS URL of the authorization server whose tokens are trusted.
+    #[arg(long, env = "DECONFLICT_JWKS_URL", value_name = "URL")]
+    pub jwks_url: Option<String>,
+    /// Accepted token audience: the host name clients use for this DSS (repeatable).
+    #[arg(
+        long = "audience",
+        env = "DECONFLICT_AUDIENCE",
+        value_name = "HOST",
+        value_delimiter = ','
+    )]
+    pub audiences: Vec<String>,
+    /// Development mode: trust the local dev key (created in the data directory) and the
+    /// audiences `localhost` and `127.0.0.1`. Never in production.
+    #[arg(
+        long,
+        env = "DECONFLICT_DEV",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = BoolishValueParser::new()
+    )]
+    pub dev: Option<bool>,
+    /// Seconds between two purges of ended entities [default: 30].
+    #[arg(long, env = "DECONFLICT_PURGE_INTERVAL_SECS", value_name = "SECS")]
+    pub purge_interval_secs: Option<u64>,
+    /// How long past its end an entity is kept before the purge removes it [default: 300].
+    #[arg(long, env = "DECONFLICT_PURGE_GRACE_SECS", value_name = "SECS")]
+    pub purge_grace_secs: Option<u64>,
+    /// Seconds a request may take before it is answered 503 [default: 30].
+    #[arg(long, env = "DECONFLICT_REQUEST_TIMEOUT_SECS", value_name = "SECS")]
+    pub request_timeout_secs: Option<u64>,
+    /// Largest request body, bytes [default: 4194304]. Other limits: `[limits]` in the file.
+    #[arg(long, env = "DECONFLICT_MAX_BODY_BYTES", value_name = "BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Most entities one query may answer [default: 10000].
+    #[arg(long, env = "DECONFLICT_QUERY_MAX_RESULTS", value_name = "N")]
+    pub query_max_results: Option<usize>,
+}
+
+/// The TOML file. Every key is optional; an unknown key is an error, so that a typo does not
+/// silently leave a default in force.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub public_key: Vec<PathBuf>,
+    pub jwks_url: Option<String>,
+    #[serde(default)]
+    pub audience: Vec<String>,
+    pub dev: Option<bool>,
+    pub purge_interval_secs: Option<u64>,
+    pub purge_grace_secs: Option<u64>,
+    pub request_timeout_secs: Option<u64>,
+    pub limits: Option<Limits>,
+}
+
+/// The resolved configuration of a server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub public_keys: Vec<PathBuf>,
+    pub jwks_url: Option<String>,
+    pub audiences: Vec<String>,
+    pub dev: bool,
+    pub purge_interval: Duration,
+    pub purge_grace: Duration,
+    pub request_timeout: Duration,
+    pub limits: Limits,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8082";
+pub const DEFAULT_DATA_DIR: &str = "./deconflict-data";
+pub const DEFAULT_PURGE_INTERVAL_SECS: u64 = 30;
+pub const DEFAULT_PURGE_GRACE_SECS: u64 = 300;
+pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8082)),
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            public_keys: Vec::new(),
+            jwks_url: None,
+            audiences: Vec::new(),
+            dev: false,
+            purge_interval: Duration::from_secs(DEFAULT_PURGE_INTERVAL_SECS),
+            purge_grace: Duration::from_secs(DEFAULT_PURGE_GRACE_SECS),
+            request_timeout: Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECS),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid configuration file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    #[error("{field}: {rule}")]
+    Invalid { field: &'static str, rule: String },
+}
+
+impl Config {
+    /// Reads the file named by `--config` (if any) and applies the flags and environment over
+    /// it.
+    pub fn load(args: &ServeArgs) -> Result<Self, ConfigError> {
+        let file = match &args.config {
+            None => FileConfig::default(),
+            Some(path) => FileConfig::read(path)?,
+        };
+        Self::merge(args, file)
+    }
+
+    /// Flags (and environment, which clap has already folded into them) over `file` over the
+    /// defaults.
+    pub fn merge(args: &ServeArgs, file: FileConfig) -> Result<Self, ConfigError> {
+        let d = Config::default();
+        let mut limits = file.limits.unwrap_or_default();
+        if let Some(n) = args.max_body_bytes {
+            limits.max_body_bytes = n;
+        }
+        if let Some(n) = args.query_max_results {
+            limits.query_max_results = n;
+        }
+        let secs = |flag: Option<u64>, file: Option<u64>, default: u64, field: &'static str| {
+            let s = flag.or(file).unwrap_or(default);
+            if s == 0 {
+                return Err(ConfigError::Invalid {
+                    field,
+                    rule: "must be at least 1 second".into(),
+                });
+            }
+            Ok(Duration::from_secs(s))
+        };
+        let config = Config {
+            listen: args.listen.or(file.listen).unwrap_or(d.listen),
+            data_dir: args
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or(d.data_dir),
+            public_keys: if args.public_keys.is_empty() {
+                file.public_key
+            } else {
+                args.public_keys.clone()
+            },
+            jwks_url: args.jwks_url.clone().or(file.jwks_url),
+            audiences: if args.audiences.is_empty() {
+                file.audience
+            } else {
+                args.audiences.clone()
+            },
+            dev: args.dev.or(file.dev).unwrap_or(false),
+            purge_interval: secs(
+                args.purge_interval_secs,
+                file.purge_interval_secs,
+                DEFAULT_PURGE_INTERVAL_SECS,
+                "purge_interval_secs",
+            )?,
+            purge_grace: Duration::from_secs(
+                args.purge_grace_secs
+                    .or(file.purge_grace_secs)
+                    .unwrap_or(DEFAULT_PURGE_GRACE_SECS),
+            ),
+            request_timeout: secs(
+                args.request_timeout_secs,
+                file.request_timeout_secs,
+                DEFAULT_REQUEST_TIMEOUT_SECS,
+                "request_timeout_secs",
+            )?,
+            limits,
+        };
+        if config.limits.max_body_bytes < 1024 {
+            return Err(ConfigError::Invalid {
+                field: "max_body_bytes",
+                rule: "must be at least 1024 bytes".into(),
+            });
+        }
+        Ok(config)
+    }
+}
+
+impl FileConfig {
+    /// Parses `path`; relative paths inside it are taken relative to its directory.
+    pub fn read(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut file: FileConfig = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        if let Some(d) = &file.data_dir {
+            file.data_dir = Some(base.join(d));
+        }
+        file.public_key = file.public_key.iter().map(|p| base.join(p)).collect();
+        Ok(file)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+
+    fn args(flags: &[&str]) -> ServeArgs {
+        let mut argv = vec!["deconflict"];
+        argv.extend_from_slice(flags);
+        Cli::try_parse_from(argv).expect("flags parse").args
+    }
+
+    fn write_file(dir: &Path, text: &str) -> PathBuf {
+        let p = dir.join("deconflict.toml");
+        std::fs::write(&p, text).expect("write config");
+        p
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_given() {
+        let c = Config::merge(&ServeArgs::default(), FileConfig::default()).expect("valid");
+        assert_eq!(c, Config::default());
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.limits.max_body_bytes, 4 * 1024 * 1024);
+    }
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write_file(
+            dir.path(),
+            r#"
+listen = "127.0.0.1:9000"
+data_dir = "data"
+audience = ["file.example"]
+public_key = ["k.pem"]
+purge_interval_secs = 7
+[limits]
+oi_max_vertices = 12
+max_body_bytes = 2048
+"#,
+        );
+        let file_only = args(&["--config", path.to_str().expect("utf-8")]);
+        let c = Config::load(&file_only).expect("valid");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:9000");
+        assert_eq!(c.data_dir, dir.path().join("data"));
+        assert_eq!(c.public_keys, vec![dir.path().join("k.pem")]);
+        assert_eq!(c.audiences, vec!["file.example".to_owned()]);
+        assert_eq!(c.purge_interval, Duration::from_secs(7));
+        assert_eq!(c.limits.oi_max_vertices, 12);
+        assert_eq!(c.limits.max_body_bytes, 2048);
+        assert_eq!(
+            c.limits.constraint_max_vertices, 1000,
+            "unset limits keep defaults"
+        );
+        assert!(!c.dev);
+
+        let flagged = args(&[
+            "--config",
+            path.to_str().expect("utf-8"),
+            "--listen",
+            "127.0.0.1:9001",
+            "--audience",
+            "a.example",
+            "--audience",
+            "b.example",
+            "--max-body-bytes",
+            "4096",
+            "--dev",
+        ]);
+        let c = Config::load(&flagged).expect("valid");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:9001");
+        assert_eq!(
+            c.audiences,
+            vec!["a.example".to_owned(), "b.example".to_owned()]
+        );
+        assert_eq!(c.limits.max_body_bytes, 4096);
+        assert_eq!(c.limits.oi_max_vertices, 12);
+        assert!(c.dev);
+    }
+
+    #[test]
+    fn environment_sits_between_flags_and_file() {
+        // The only test that sets a variable, and it is one no other test reads.
+        std::env::set_var("DECONFLICT_JWKS_URL", "https://env.example/jwks.json");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write_file(
+            dir.path(),
+            "jwks_url = \"https://file.example/jwks.json\"\n",
+        );
+        let p = path.to_str().expect("utf-8");
+        let from_env = Config::load(&args(&["--config", p])).expect("valid");
+        let from_flag = Config::load(&args(&[
+            "--config",
+            p,
+            "--jwks-url",
+            "https://flag.example/jwks.json",
+        ]))
+        .expect("valid");
+        std::env::remove_var("DECONFLICT_JWKS_URL");
+        let from_file = Config::load(&args(&["--config", p])).expect("valid");
+        assert_eq!(
+            from_env.jwks_url.as_deref(),
+            Some("https://env.example/jwks.json")
+        );
+        assert_eq!(
+            from_flag.jwks_url.as_deref(),
+            Some("https://flag.example/jwks.json")
+        );
+        assert_eq!(
+            from_file.jwks_url.as_deref(),
+            Some("https://file.example/jwks.json")
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_zero_intervals_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let typo = write_file(dir.path(), "purge_intervall_secs = 3\n");
+        let err = Config::load(&args(&["--config", typo.to_str().expect("utf-8")]))
+            .expect_err("typo refused");
+        assert!(err.to_string().contains("purge_intervall_secs"), "{err}");
+        let err = Config::load(&args(&["--purge-interval-secs", "0"])).expect_err("zero");
+        assert!(err.to_string().contains("purge_interval_secs"), "{err}");
+        let err = Config::load(&args(&["--config", "/nonexistent/deconflict.toml"]))
+            .expect_err("missing file");
+        assert!(
+            err.to_string().contains("/nonexistent/deconflict.toml"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn dev_accepts_explicit_false() {
+        assert_eq!(args(&["--dev=false"]).dev, Some(false));
+        assert_eq!(args(&["--dev"]).dev, Some(true));
+        assert_eq!(args(&[]).dev, None);
+    }
+}

@@ -1,0 +1,92 @@
+//! `/dss/v1/constraint_references`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use deconflict_core::rules::constraints as rules;
+use deconflict_core::{parse, wire};
+
+use crate::error::ApiError;
+use crate::extract::require::{ConstraintRead, ConstraintWrite};
+use crate::extract::{Authorized, Json, PathParams};
+use crate::state::AppState;
+
+type Change = (
+    StatusCode,
+    axum::Json<wire::ChangeConstraintReferenceResponse>,
+);
+
+pub async fn query(
+    State(st): State<AppState>,
+    auth: Authorized<ConstraintRead>,
+    Json(body): Json<wire::QueryParameters>,
+) -> Result<axum::Json<wire::QueryConstraintReferencesResponse>, ApiError> {
+    let area = parse::query_area(&body, &st.limits)?;
+    let (caller, now, max) = (auth.caller(), st.now(), st.limits.query_max_results);
+    let found = st
+        .read(move |tx| rules::query(tx, &caller, &area, now, max))
+        .await?;
+    Ok(axum::Json(wire::QueryConstraintReferencesResponse {
+        constraint_references: found,
+    }))
+}
+
+pub async fn get(
+    State(st): State<AppState>,
+    auth: Authorized<ConstraintRead>,
+    PathParams(id): PathParams<String>,
+) -> Result<axum::Json<wire::GetConstraintReferenceResponse>, ApiError> {
+    let id = parse::entity_id("entityid", &id)?;
+    let (caller, now) = (auth.caller(), st.now());
+    let found = st.read(move |tx| rules::get(tx, &caller, id, now)).await?;
+    Ok(axum::Json(wire::GetConstraintReferenceResponse {
+        constraint_reference: found,
+    }))
+}
+
+pub async fn create(
+    State(st): State<AppState>,
+    auth: Authorized<ConstraintWrite>,
+    PathParams(id): PathParams<String>,
+    Json(body): Json<wire::PutConstraintReferenceParameters>,
+) -> Result<Change, ApiError> {
+    put(st, auth, &id, None, body).await
+}
+
+pub async fn update(
+    State(st): State<AppState>,
+    auth: Authorized<ConstraintWrite>,
+    PathParams((id, ovn)): PathParams<(String, String)>,
+    Json(body): Json<wire::PutConstraintReferenceParameters>,
+) -> Result<Change, ApiError> {
+    put(st, auth, &id, Some(&ovn), body).await
+}
+
+async fn put(
+    st: AppState,
+    auth: Authorized<ConstraintWrite>,
+    id: &str,
+    ovn: Option<&str>,
+    body: wire::PutConstraintReferenceParameters,
+) -> Result<Change, ApiError> {
+    let now = st.now();
+    let req = parse::put_constraint(id, ovn, &body, &st.limits, now)?;
+    let caller = auth.caller();
+    let (resp, created) = st
+        .write(move |tx| rules::put(tx, &caller, &req, now))
+        .await?;
+    Ok((super::created_or_ok(created), axum::Json(resp)))
+}
+
+pub async fn delete(
+    State(st): State<AppState>,
+    auth: Authorized<ConstraintWrite>,
+    PathParams((id, ovn)): PathParams<(String, String)>,
+) -> Result<axum::Json<wire::ChangeConstraintReferenceResponse>, ApiError> {
+    let id = parse::entity_id("entityid", &id)?;
+    let ovn = parse::ovn("ovn", &ovn)?;
+    let (caller, now) = (auth.caller(), st.now());
+    let resp = st
+        .write(move |tx| rules::delete(tx, &caller, id, &ovn, now))
+        .await?;
+    Ok(axum::Json(resp))
+}

@@ -1,0 +1,192 @@
+//! Running the server: open the store, set up token verification, bind, serve until shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use deconflict_auth::{DevKeys, Verifier, VerifierConfig};
+use deconflict_core::store::Store;
+use deconflict_store::SqliteStore;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::state::AppState;
+use crate::{purge, router};
+
+/// The database file inside the data directory.
+pub const DATABASE_FILE: &str = "deconflict.sqlite3";
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot open the store {path}: {source}")]
+    Store {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("token verification: {0}")]
+    Auth(#[from] deconflict_auth::ConfigError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("server failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Startup(String),
+}
+
+/// A server bound to its address, not serving yet.
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+    config: Config,
+}
+
+impl Server {
+    /// Opens the store in `config.data_dir`, builds the token verifier and binds the listener.
+    pub async fn bind(config: Config) -> Result<Self, ServeError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| ServeError::DataDir {
+            path: config.data_dir.clone(),
+            source,
+        })?;
+        let verifier = verifier(&config).await?;
+        let path = config.data_dir.join(DATABASE_FILE);
+        let open_path = path.clone();
+        let store = tokio::task::spawn_blocking(move || SqliteStore::open(&open_path))
+            .await
+            .map_err(|e| ServeError::Startup(format!("opening the store panicked: {e}")))?
+            .map_err(|source| ServeError::Store {
+                path: path.clone(),
+                source: Box::new(source),
+            })?;
+        let store: Arc<dyn Store> = Arc::new(store);
+        let mut state = AppState::new(store, Arc::new(verifier), config.limits.clone());
+        state.request_timeout = config.request_timeout;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ServeError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        tracing::info!(database = %path.display(), "store open");
+        Ok(Self {
+            listener,
+            state,
+            config,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> Result<SocketAddr, ServeError> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting and lets in-flight requests
+    /// finish (a write already in the store commits before the process exits).
+    pub async fn run<F>(self, shutdown: F) -> Result<(), ServeError>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let purger = purge::spawn(
+            self.state.clone(),
+            self.config.purge_interval,
+            self.config.purge_grace,
+        );
+        tracing::info!(address = %self.local_addr()?, "deconflict DSS listening");
+        let app = router(self.state.clone());
+        let served = axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        purger.abort();
+        tracing::info!("deconflict DSS stopped");
+        Ok(served?)
+    }
+}
+
+async fn verifier(config: &Config) -> Result<Verifier, ServeError> {
+    let mut vc = VerifierConfig {
+        public_key_pems: config.public_keys.clone(),
+        jwks_url: config.jwks_url.clone(),
+        audiences: config.audiences.clone(),
+        ..VerifierConfig::default()
+    };
+    if config.dev {
+        let dir = config.data_dir.clone();
+        let keys = tokio::task::spawn_blocking(move || DevKeys::load_or_create(&dir))
+            .await
+            .map_err(|e| ServeError::Startup(format!("loading the dev key panicked: {e}")))??;
+        tracing::warn!(
+            key_dir = %keys.dir().display(),
+            "DEVELOPMENT MODE: trusting the local dev key and the audiences localhost, 127.0.0.1; \
+             never use --dev in production"
+        );
+        vc = vc.with_dev_keys(&keys);
+    } else if config.public_keys.is_empty() && config.jwks_url.is_none() {
+        tracing::error!(
+            "NO TOKEN VERIFICATION KEY IS CONFIGURED: every request will be refused with 401. \
+             Give --public-key or --jwks-url (or --dev for local testing)."
+        );
+    }
+    if vc.audiences.is_empty() {
+        return Err(ServeError::Startup(
+            "no token audience is configured: give --audience with the host name clients use \
+             to reach this DSS (or --dev for local testing)"
+                .into(),
+        ));
+    }
+    Ok(Verifier::new(vc).await?)
+}
+
+/// Serves `config` until `shutdown` completes.
+pub async fn serve<F>(config: Config, shutdown: F) -> Result<(), ServeError>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    Server::bind(config).await?.run(shutdown).await
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}

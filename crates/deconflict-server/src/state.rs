@@ -1,0 +1,89 @@
+//! What every handler shares: the store, the token verifier, the limits and the clock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use deconflict_auth::Verifier;
+use deconflict_core::limits::Limits;
+use deconflict_core::store::{self, ReadTx, Store, Tx};
+use deconflict_core::{DssError, Result};
+
+use crate::error::ApiError;
+
+/// The time source. Production uses [`Utc::now`]; tests may move time forward.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// The state of the router. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub verifier: Arc<Verifier>,
+    pub limits: Arc<Limits>,
+    pub clock: Clock,
+    /// How long a request may take before it is answered 503.
+    pub request_timeout: Duration,
+}
+
+/// The default of [`AppState::request_timeout`].
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl AppState {
+    /// A state with the system clock.
+    pub fn new(store: Arc<dyn Store>, verifier: Arc<Verifier>, limits: Limits) -> Self {
+        Self {
+            store,
+            verifier,
+            limits: Arc::new(limits),
+            clock: Arc::new(Utc::now),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+        }
+    }
+
+    /// Replaces the clock (tests).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
+    }
+
+    /// Runs `f` on a consistent view of the store, off the async threads: the store is
+    /// synchronous and may wait on a lock.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnMut(&dyn ReadTx) -> Result<T> + Send + 'static,
+    {
+        let store = Arc::clone(&self.store);
+        blocking(move || store::read(&*store, f)).await
+    }
+
+    /// Runs `f` in one atomic, durable transaction, off the async threads: the store may wait
+    /// on fsync. The closure may run more than once, so it only touches the transaction.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut dyn Tx) -> Result<T> + Send + 'static,
+    {
+        let store = Arc::clone(&self.store);
+        blocking(move || store::write(&*store, f)).await
+    }
+}
+
+/// Runs a synchronous store call on the blocking pool. A panic there becomes a 500.
+pub(crate) async fn blocking<T, F>(f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(ApiError::from),
+        Err(e) => Err(ApiError::from(DssError::Internal(format!(
+            "the store task failed: {e}"
+        )))),
+    }
+}
