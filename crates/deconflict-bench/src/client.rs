@@ -1,0 +1,127 @@
+//! One HTTP/1.1 keep-alive connection per simulated client.
+//!
+//! Each worker owns its connection (so the set of workers is a pool of `C` persistent
+//! connections) and sends one request at a time on it, which is what a closed-loop load test
+//! needs and costs the generator less CPU than a shared pool. A connection that fails is
+//! dropped and the next request opens a new one; a failed request is never retried here, since
+//! a write may have been applied.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+use crate::target::Target;
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub body: Bytes,
+}
+
+/// What the worker needs to reach the server.
+#[derive(Clone)]
+pub struct Endpoint {
+    pub target: Arc<Target>,
+    /// `Bearer ...`, sent on every request when present.
+    pub authorization: Option<Arc<str>>,
+    pub timeout: Duration,
+}
+
+impl Endpoint {
+    pub fn new(target: Target, token: Option<&str>, timeout: Duration) -> Self {
+        Self {
+            target: Arc::new(target),
+            authorization: token.map(|t| Arc::from(format!("Bearer {}", t.trim()))),
+            timeout,
+        }
+    }
+
+    pub fn client(&self) -> Client {
+        Client {
+            ep: self.clone(),
+            sender: None,
+        }
+    }
+}
+
+/// One persistent connection, reopened on failure.
+pub struct Client {
+    ep: Endpoint,
+    sender: Option<SendRequest<Full<Bytes>>>,
+}
+
+impl Client {
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>> {
+        let stream = TcpStream::connect(self.ep.target.addr)
+            .await
+            .with_context(|| format!("connecting to {}", self.ep.target.addr))?;
+        stream.set_nodelay(true)?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(async move {
+            // The connection ends when the sender is dropped or the server closes it.
+            let _ = conn.await;
+        });
+        Ok(sender)
+    }
+
+    /// Sends one request and reads the whole response, within the endpoint's timeout.
+    pub async fn send(
+        &mut self,
+        method: Method,
+        api_path: &str,
+        body: Option<Bytes>,
+    ) -> Result<Response> {
+        let timeout = self.ep.timeout;
+        match tokio::time::timeout(timeout, self.send_inner(method, api_path, body)).await {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => {
+                self.sender = None;
+                Err(e)
+            }
+            Err(_) => {
+                self.sender = None;
+                anyhow::bail!("no response within {timeout:?}")
+            }
+        }
+    }
+
+    async fn send_inner(
+        &mut self,
+        method: Method,
+        api_path: &str,
+        body: Option<Bytes>,
+    ) -> Result<Response> {
+        let mut sender = match self.sender.take() {
+            Some(s) if !s.is_closed() => s,
+            _ => self.connect().await?,
+        };
+        sender.ready().await?;
+        let mut req = Request::builder()
+            .method(method)
+            .uri(self.ep.target.path(api_path))
+            .header(HOST, self.ep.target.authority.as_str());
+        if let Some(auth) = &self.ep.authorization {
+            req = req.header(AUTHORIZATION, &**auth);
+        }
+        let req = match body {
+            Some(b) => req
+                .header(CONTENT_TYPE, "application/json")
+                .body(Full::new(b))?,
+            None => req.body(Full::new(Bytes::new()))?,
+        };
+        let resp = sender.send_request(req).await?;
+        let status = resp.status().as_u16();
+        let body = resp.into_body().collect().await?.to_bytes();
+        self.sender = Some(sender);
+        Ok(Response { status, body })
+    }
+}

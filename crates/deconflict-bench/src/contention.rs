@@ -1,0 +1,426 @@
+//! `contention`: C clients create, update and delete operational intents that all intersect
+//! one 1 km² area, each write keyed with the OVNs the client just read.
+//!
+//! All clients use the same token, hence the same manager, so a query shows them every OVN
+//! (F3548 shows a USS only its own; other USSs' come from their details endpoints). A write
+//! that gets 409 because someone wrote in between is retried with the OVNs the 409 names.
+//!
+//! Each client tracks the intents it created, with the version and OVN of its last
+//! acknowledged write. Since only it writes them, every query it makes must show exactly those
+//! versions, and at the end the union of what the clients believe must equal what the server
+//! holds: a missing intent or an older version is a lost write, a newer version or an intent
+//! nobody created is a write applied twice or against a refusal.
+
+use std::collections::{HashMap, HashSet};
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use deconflict_core::wire;
+use hyper::Method;
+use rand::Rng;
+use uuid::Uuid;
+
+use crate::client::Endpoint;
+use crate::query::LoadArgs;
+use crate::region;
+use crate::scenario::{json, missing_ovns, query_once, run_workers, timed, Bound, OIR, OIR_QUERY};
+use crate::stats::{Recorder, Report};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ContentionArgs {
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Intents each client keeps, on average.
+    #[arg(long, default_value_t = 2)]
+    pub per_client: usize,
+    /// Attempts of one write (after 409s) before the client gives it up.
+    #[arg(long, default_value_t = 100)]
+    pub max_attempts: u32,
+    /// Leave the intents in place at the end instead of deleting them.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Known {
+    version: i32,
+    ovn: String,
+}
+
+#[derive(Default)]
+struct ClientOut {
+    writes: Recorder,
+    queries: Recorder,
+    mine: HashMap<String, Known>,
+    /// Intents whose last write got no answer: their state is unknown.
+    uncertain: HashSet<String>,
+    anomalies: Vec<String>,
+    gave_up: u64,
+    done: [u64; 3],
+}
+
+impl ClientOut {
+    fn anomaly(&mut self, s: String) {
+        if self.anomalies.len() < 20 {
+            self.anomalies.push(s);
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    Create,
+    Update,
+    Delete,
+}
+
+fn choose(rng: &mut impl Rng, have: usize, target: usize) -> Op {
+    let roll: f64 = rng.random();
+    if have == 0 {
+        Op::Create
+    } else if have < target {
+        if roll < 0.5 {
+            Op::Create
+        } else {
+            Op::Update
+        }
+    } else if have > target {
+        if roll < 0.5 {
+            Op::Delete
+        } else {
+            Op::Update
+        }
+    } else if roll < 0.25 {
+        Op::Create
+    } else if roll < 0.5 {
+        Op::Delete
+    } else {
+        Op::Update
+    }
+}
+
+/// The query every contention client makes, over the window their intents use.
+fn area_query(ws: DateTime<Utc>, we: DateTime<Utc>) -> wire::QueryParameters {
+    region::query_params(region::contention_area(), ws, we)
+}
+
+/// Deletes every live intent in the contention area (the caller's, since it sees their OVNs).
+async fn clear(ep: &Endpoint, now: DateTime<Utc>) -> Result<usize> {
+    let q = area_query(now, now + chrono::Duration::days(2));
+    let refs = query_once(ep, &q).await?.map_err(|r| {
+        anyhow::anyhow!(
+            "query of the contention area: {} {}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        )
+    })?;
+    let mut c = ep.client();
+    let mut n = 0;
+    for oi in refs {
+        if let Some(ovn) = oi.ovn {
+            let r = c
+                .send(Method::DELETE, &format!("{OIR}/{}/{ovn}", oi.id), None)
+                .await?;
+            if (200..300).contains(&r.status) {
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
+}
+
+pub async fn run(ep: &Endpoint, args: &ContentionArgs) -> Result<Vec<Report>> {
+    let now = Utc::now();
+    let cleared = clear(ep, now).await?;
+    let (ws, we) = (
+        now + chrono::Duration::minutes(30),
+        now + chrono::Duration::minutes(90),
+    );
+    let bound = Bound::new(args.load.duration, args.load.max_requests);
+    let (outs, elapsed) = run_workers(args.load.concurrency, |_| {
+        let ep = ep.clone();
+        let bound = bound.clone();
+        let (target, max_attempts) = (args.per_client, args.max_attempts);
+        async move { client_loop(ep, bound, ws, we, target, max_attempts).await }
+    })
+    .await?;
+
+    let mut writes = Recorder::new();
+    let mut queries = Recorder::new();
+    let mut expected: HashMap<String, Known> = HashMap::new();
+    let mut uncertain = HashSet::new();
+    let mut anomalies = Vec::new();
+    let (mut gave_up, mut done) = (0, [0u64; 3]);
+    for o in outs {
+        writes.merge(&o.writes);
+        queries.merge(&o.queries);
+        expected.extend(o.mine);
+        uncertain.extend(o.uncertain);
+        anomalies.extend(o.anomalies);
+        gave_up += o.gave_up;
+        for (d, n) in done.iter_mut().zip(o.done) {
+            *d += n;
+        }
+    }
+
+    // Verify against a final query and a GET of each intent.
+    let held = query_once(ep, &area_query(ws, we)).await?.map_err(|r| {
+        anyhow::anyhow!(
+            "final query: {} {}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        )
+    })?;
+    let held: HashMap<String, Known> = held
+        .into_iter()
+        .map(|oi| {
+            let k = Known {
+                version: oi.version,
+                ovn: oi.ovn.unwrap_or_default(),
+            };
+            (oi.id, k)
+        })
+        .collect();
+    let mut lost = 0u64;
+    let mut extra = 0u64;
+    for (id, k) in &expected {
+        match held.get(id) {
+            None => {
+                lost += 1;
+                anomalies.push(format!("{id}: believed at version {}, not held", k.version));
+            }
+            Some(h) if h != k => {
+                if h.version < k.version {
+                    lost += 1;
+                } else {
+                    extra += 1;
+                }
+                anomalies.push(format!(
+                    "{id}: believed version {} ovn {}, held version {} ovn {}",
+                    k.version, k.ovn, h.version, h.ovn
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    for id in held.keys() {
+        if !expected.contains_key(id) && !uncertain.contains(id) {
+            extra += 1;
+            anomalies.push(format!("{id}: held, but no client believes it exists"));
+        }
+    }
+    let mut get_mismatch = 0u64;
+    let mut c = ep.client();
+    for (id, k) in &expected {
+        let r = c.send(Method::GET, &format!("{OIR}/{id}"), None).await?;
+        let ok = r.status == 200
+            && serde_json::from_slice::<wire::GetOperationalIntentReferenceResponse>(&r.body)
+                .is_ok_and(|g| {
+                    g.operational_intent_reference.version == k.version
+                        && g.operational_intent_reference.ovn.as_deref() == Some(&k.ovn)
+                });
+        if !ok {
+            get_mismatch += 1;
+        }
+    }
+    let removed = if args.keep { 0 } else { clear(ep, now).await? };
+
+    let conc = args.load.concurrency;
+    let mut w = writes.report("contention write", conc, elapsed);
+    w.note("creates_updates_deletes", vec![done[0], done[1], done[2]]);
+    w.note("writes_given_up", gave_up);
+    w.note("intents_at_end", held.len());
+    w.note("lost_writes", lost);
+    w.note("extra_or_double_writes", extra);
+    w.note("get_mismatches", get_mismatch);
+    w.note("unknown_outcome", uncertain.len());
+    w.note(
+        "verified",
+        lost == 0 && extra == 0 && get_mismatch == 0 && anomalies.is_empty(),
+    );
+    if !anomalies.is_empty() {
+        anomalies.truncate(10);
+        w.note("anomalies", anomalies);
+    }
+    if cleared > 0 || removed > 0 {
+        w.note("cleared_before_after", vec![cleared, removed]);
+    }
+    let q = queries.report("contention query", conc, elapsed);
+    Ok(vec![w, q])
+}
+
+async fn client_loop(
+    ep: Endpoint,
+    bound: std::sync::Arc<Bound>,
+    ws: DateTime<Utc>,
+    we: DateTime<Utc>,
+    target: usize,
+    max_attempts: u32,
+) -> Result<ClientOut> {
+    let mut out = ClientOut::default();
+    let mut client = ep.client();
+    let mut rng = crate::rng();
+    let query_body = json(&area_query(ws, we))?;
+    while bound.take() {
+        // Read the area.
+        let Some(r) = timed(
+            &mut client,
+            &mut out.queries,
+            Method::POST,
+            OIR_QUERY,
+            Some(query_body.clone()),
+        )
+        .await
+        else {
+            continue;
+        };
+        if r.status != 200 {
+            continue;
+        }
+        let refs: wire::QueryOperationalIntentReferenceResponse =
+            serde_json::from_slice(&r.body).context("query answer")?;
+        let mut key = Vec::with_capacity(refs.operational_intent_references.len());
+        let mut seen = HashMap::with_capacity(refs.operational_intent_references.len());
+        for oi in &refs.operational_intent_references {
+            if let Some(ovn) = &oi.ovn {
+                key.push(ovn.clone());
+                seen.insert(oi.id.as_str(), (oi.version, ovn.as_str()));
+            }
+        }
+        // Only this client writes its intents, so the read must show its last writes.
+        let stale: Vec<String> = out
+            .mine
+            .iter()
+            .filter(|(id, k)| seen.get(id.as_str()) != Some(&(k.version, k.ovn.as_str())))
+            .map(|(id, k)| {
+                format!(
+                    "{id}: wrote version {}, read {:?}",
+                    k.version,
+                    seen.get(id.as_str())
+                )
+            })
+            .collect();
+        for s in stale {
+            out.anomaly(format!("read after write: {s}"));
+        }
+
+        let op = choose(&mut rng, out.mine.len(), target);
+        let (id, path, method, expect_version) = match op {
+            Op::Create => {
+                let id = Uuid::new_v4().to_string();
+                (id.clone(), format!("{OIR}/{id}"), Method::PUT, 1)
+            }
+            Op::Update | Op::Delete => {
+                let n = rng.random_range(0..out.mine.len());
+                let Some((id, k)) = out.mine.iter().nth(n) else {
+                    continue;
+                };
+                let m = if matches!(op, Op::Update) {
+                    Method::PUT
+                } else {
+                    Method::DELETE
+                };
+                (
+                    id.clone(),
+                    format!("{OIR}/{id}/{}", k.ovn),
+                    m,
+                    k.version + 1,
+                )
+            }
+        };
+        let extents = region::volume(region::contention_polygon(&mut rng), ws, we);
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let body = match op {
+                Op::Delete => None,
+                _ => Some(json(&region::put_body(extents.clone(), key.clone()))?),
+            };
+            let Some(r) = timed(&mut client, &mut out.writes, method.clone(), &path, body).await
+            else {
+                // No answer: the write may or may not have happened.
+                out.mine.remove(&id);
+                out.uncertain.insert(id);
+                break;
+            };
+            if (200..300).contains(&r.status) {
+                match op {
+                    Op::Delete => {
+                        out.mine.remove(&id);
+                        out.done[2] += 1;
+                    }
+                    _ => {
+                        let resp: wire::ChangeOperationalIntentReferenceResponse =
+                            serde_json::from_slice(&r.body).context("write answer")?;
+                        let oi = resp.operational_intent_reference;
+                        if oi.version != expect_version {
+                            out.anomaly(format!(
+                                "{id}: write answered version {}, expected {expect_version}",
+                                oi.version
+                            ));
+                        }
+                        out.mine.insert(
+                            id,
+                            Known {
+                                version: oi.version,
+                                ovn: oi.ovn.unwrap_or_default(),
+                            },
+                        );
+                        out.done[usize::from(matches!(op, Op::Update))] += 1;
+                    }
+                }
+                break;
+            }
+            if r.status == 409 {
+                let missing = missing_ovns(&r.body);
+                if missing.is_empty() {
+                    // Not a key conflict: the OVN of the client's own intent was refused.
+                    out.anomaly(format!(
+                        "{op:?} {id}: 409 {}",
+                        String::from_utf8_lossy(&r.body)
+                    ));
+                    break;
+                }
+                if attempts >= max_attempts || bound.expired() {
+                    out.gave_up += 1;
+                    break;
+                }
+                key.extend(missing);
+                continue;
+            }
+            // Another error: recorded by `timed`; the intent stays as it was.
+            break;
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn choice_steers_towards_the_target() {
+        let mut rng = rand::rng();
+        assert!(matches!(choose(&mut rng, 0, 2), Op::Create));
+        for _ in 0..100 {
+            assert!(!matches!(choose(&mut rng, 1, 2), Op::Delete));
+            assert!(!matches!(choose(&mut rng, 3, 2), Op::Create));
+        }
+    }
+
+    #[test]
+    fn contention_polygons_all_hold_the_centre() {
+        let mut rng = crate::rng();
+        let c = region::CONTENTION.point(500.0, 500.0);
+        for _ in 0..100 {
+            let p = region::contention_polygon(&mut rng);
+            let (lat, lng): (Vec<f64>, Vec<f64>) =
+                p.vertices.iter().map(|v| (v.lat, v.lng)).unzip();
+            let min = |v: &[f64]| v.iter().cloned().fold(f64::MAX, f64::min);
+            let max = |v: &[f64]| v.iter().cloned().fold(f64::MIN, f64::max);
+            assert!(min(&lat) < c.lat && c.lat < max(&lat));
+            assert!(min(&lng) < c.lng && c.lng < max(&lng));
+        }
+    }
+}
