@@ -1,1 +1,79 @@
-fn main() {}
+//! `deconflict`: run the DSS, and the development helpers around it. Each subcommand lives in
+//! its own module; this file only parses and dispatches.
+
+mod dev;
+mod logging;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "deconflict", version, about = "An ASTM F3548-21 DSS")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the DSS.
+    Serve(deconflict_server::ServeArgs),
+    /// Print an access token signed by the local dev key (for a server run with --dev).
+    DevToken(dev::TokenArgs),
+    /// Serve a dummy OAuth server (InterUSS interface) that signs with the local dev key.
+    DevOauth(dev::OauthArgs),
+    /// Print the version.
+    Version,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::DevToken(args) => dev::token(args),
+        Command::DevOauth(args) => dev::oauth(args).await,
+        Command::Version => {
+            println!("deconflict {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn subcommands_parse() {
+        let cli = Cli::try_parse_from(["deconflict", "serve", "--dev", "--listen", "127.0.0.1:0"])
+            .unwrap();
+        assert!(matches!(cli.command, Command::Serve(a) if a.dev == Some(true)));
+        let cli = Cli::try_parse_from([
+            "deconflict",
+            "dev-token",
+            "--sub",
+            "uss2",
+            "--scope",
+            "utm.strategic_coordination utm.constraint_processing",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::DevToken(t) => {
+                assert_eq!(t.sub, "uss2");
+                assert_eq!(t.audience, "localhost");
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        assert!(
+            Cli::try_parse_from(["deconflict", "dev-token"]).is_err(),
+            "scope required"
+        );
+    }
+}
