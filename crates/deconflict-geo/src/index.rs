@@ -16,13 +16,13 @@ use crate::prepared::{intersects, PreparedVolume};
 /// One R-tree leaf: a volume's box, its entity and its position in the entity's list.
 #[derive(Clone, Debug, PartialEq)]
 struct Entry<K> {
-    envelope: AABB<[f64; 5]>,
+    envelope: AABB<[f32; 5]>,
     key: K,
     volume: u32,
 }
 
 impl<K> RTreeObject for Entry<K> {
-    type Envelope = AABB<[f64; 5]>;
+    type Envelope = AABB<[f32; 5]>;
 
     fn envelope(&self) -> Self::Envelope {
         self.envelope

@@ -37,13 +37,42 @@ pub struct PreparedVolume {
     time: [i64; 2],
 }
 
-/// Bounds used in the index for open altitude and time ranges: finite, because the R-tree's
-/// split heuristics compute areas, yet far beyond any real value.
-const OPEN_ALTITUDE_M: f64 = 1e12;
-const OPEN_TIME_S: f64 = 1e14;
-/// Outward padding of the time bounds in the index, in seconds: converting microseconds to
-/// seconds in `f64` may round by far less than this.
+/// Index coordinates are `f32` to halve the size of each R-tree entry (memory per entity
+/// matters at a million entities). Every bound is rounded outward, so boxes only grow: by at
+/// most about 0.5 m in position and, with times counted from `TIME_ORIGIN_S` (2025-06-15),
+/// by at most 8 s in time for dates within three years of it.
+const TIME_ORIGIN_S: f64 = 1.75e9;
+/// Altitude and time are clamped to these magnitudes in the index (metres and seconds from
+/// the origin). Clamping is monotone, so overlapping intervals stay overlapping; open bounds
+/// become the clamp value. They keep box volumes (the product of the five extents, which the
+/// R-tree's split heuristics compute) finite in `f32`.
+const INDEX_ALTITUDE_CLAMP_M: f64 = 1e6;
+const INDEX_TIME_CLAMP_S: f64 = 1e10;
+/// Outward padding of the time bounds, in seconds, before rounding to `f32`: converting
+/// microseconds to seconds in `f64` may be off by far less than this.
 const TIME_PAD_S: f64 = 1e-3;
+
+fn round_down(x: f64) -> f32 {
+    let f = x as f32;
+    if f64::from(f) > x {
+        f.next_down()
+    } else {
+        f
+    }
+}
+
+fn round_up(x: f64) -> f32 {
+    let f = x as f32;
+    if f64::from(f) < x {
+        f.next_up()
+    } else {
+        f
+    }
+}
+
+fn index_time_s(t_us: i64, pad: f64) -> f64 {
+    (t_us as f64 / 1e6 - TIME_ORIGIN_S + pad).clamp(-INDEX_TIME_CLAMP_S, INDEX_TIME_CLAMP_S)
+}
 
 impl PreparedVolume {
     pub(crate) fn new(
@@ -83,26 +112,28 @@ impl PreparedVolume {
     }
 
     /// The 5-D box the index files this volume under: the 3-D box of its cap on the sphere (in
-    /// metres from the Earth's centre), altitude in metres, time in seconds. It is padded so
-    /// that two volumes the exact test calls intersecting always have overlapping boxes.
-    pub(crate) fn envelope(&self) -> AABB<[f64; 5]> {
+    /// metres from the Earth's centre), altitude in metres, time in seconds from
+    /// `TIME_ORIGIN_S`. It is padded and rounded outward so that two volumes the exact test
+    /// calls intersecting always have overlapping boxes.
+    pub(crate) fn envelope(&self) -> AABB<[f32; 5]> {
         let (lo, hi) = self.cap.aabb(TOLERANCE_M / EARTH_RADIUS_M + 1e-12);
-        let alt_lo = self.altitude[0].max(-OPEN_ALTITUDE_M);
-        let alt_hi = self.altitude[1].min(OPEN_ALTITUDE_M);
-        let t_lo = if self.time[0] == i64::MIN {
-            -OPEN_TIME_S
-        } else {
-            self.time[0] as f64 / 1e6 - TIME_PAD_S
-        };
-        let t_hi = if self.time[1] == i64::MAX {
-            OPEN_TIME_S
-        } else {
-            self.time[1] as f64 / 1e6 + TIME_PAD_S
-        };
+        let alt = |a: f64| a.clamp(-INDEX_ALTITUDE_CLAMP_M, INDEX_ALTITUDE_CLAMP_M);
         let r = EARTH_RADIUS_M;
         AABB::from_corners(
-            [lo[0] * r, lo[1] * r, lo[2] * r, alt_lo, t_lo],
-            [hi[0] * r, hi[1] * r, hi[2] * r, alt_hi, t_hi],
+            [
+                round_down(lo[0] * r),
+                round_down(lo[1] * r),
+                round_down(lo[2] * r),
+                round_down(alt(self.altitude[0])),
+                round_down(index_time_s(self.time[0], -TIME_PAD_S)),
+            ],
+            [
+                round_up(hi[0] * r),
+                round_up(hi[1] * r),
+                round_up(hi[2] * r),
+                round_up(alt(self.altitude[1])),
+                round_up(index_time_s(self.time[1], TIME_PAD_S)),
+            ],
         )
     }
 }

@@ -253,3 +253,51 @@ fn bulk_load_keeps_the_last_duplicate_key() {
     assert_eq!(index.query(&[shape(rect(0.0, 0.0, 0.005, 0.005))]), vec![8]);
     assert_eq!(index.query(&[shape(rect(2.0, 2.0, 2.005, 2.005))]), vec![7]);
 }
+
+#[test]
+fn index_finds_touching_windows_at_real_dates_and_open_entities() {
+    // 2026-03-01T00:00:00Z, and a date far from the index's time origin.
+    let t = 1_772_323_200_000_000_i64;
+    let far = 4_000_000_000_000_000_i64;
+    let at = |start: i64, end: i64, alt: AltitudeRange| {
+        prep(Volume4 {
+            shape: rect(0.0, 0.0, 0.01, 0.01),
+            altitude: alt,
+            time: TimeRange::new(start, end),
+        })
+    };
+    let band = AltitudeRange::new(100.0, 100.0);
+    let mut index = SpatialIndex::new();
+    index.insert(1u8, vec![at(t, t + HOUR_US, band)]);
+    index.insert(2u8, vec![at(far, far + 1, band)]);
+    index.insert(
+        3u8,
+        vec![prep(Volume4 {
+            shape: rect(0.0, 0.0, 0.01, 0.01),
+            altitude: AltitudeRange::UNBOUNDED,
+            time: TimeRange::UNBOUNDED,
+        })],
+    );
+    let sorted = |mut v: Vec<u8>| {
+        v.sort_unstable();
+        v
+    };
+    let touching = at(
+        t + HOUR_US,
+        t + 2 * HOUR_US,
+        AltitudeRange::new(100.0, 150.0),
+    );
+    assert_eq!(sorted(index.query(&[touching])), vec![1, 3]);
+    let after = at(
+        t + HOUR_US + 1,
+        t + 2 * HOUR_US,
+        AltitudeRange::new(100.0, 150.0),
+    );
+    assert_eq!(index.query(&[after]), vec![3]);
+    assert_eq!(
+        sorted(index.query(&[at(far + 1, far + 1, band)])),
+        vec![2, 3]
+    );
+    let below = at(t, t + HOUR_US, AltitudeRange::new(0.0, 99.999));
+    assert_eq!(index.query(&[below]), vec![3]);
+}
