@@ -1,0 +1,219 @@
+//! `spawn_app`, tokens and request bodies shared by the tests.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use deconflict_auth::{scopes, DevKeys, Verifier, VerifierConfig, DEV_ISSUER};
+use deconflict_core::limits::Limits;
+use deconflict_server::{router, AppState};
+use deconflict_store::SqliteStore;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+pub const SC: &str = scopes::STRATEGIC_COORDINATION;
+pub const CM: &str = scopes::CONSTRAINT_MANAGEMENT;
+pub const CP: &str = scopes::CONSTRAINT_PROCESSING;
+pub const CMSA: &str = scopes::CONFORMANCE_MONITORING_SA;
+pub const AA: &str = scopes::AVAILABILITY_ARBITRATION;
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub keys: Arc<DevKeys>,
+    pub state: AppState,
+    /// Seconds added to the wall clock as the server sees it.
+    pub clock_offset: Arc<AtomicI64>,
+    _dir: TempDir,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Limits::default()).await
+}
+
+pub async fn spawn_app_with(limits: Limits) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Arc::new(DevKeys::load_or_create(dir.path()).unwrap());
+    let verifier = Verifier::new(VerifierConfig::default().with_dev_keys(&keys))
+        .await
+        .unwrap();
+    let store = SqliteStore::open(&dir.path().join("dss.sqlite3")).unwrap();
+    let offset = Arc::new(AtomicI64::new(0));
+    let clock_offset = offset.clone();
+    let state = AppState::new(Arc::new(store), Arc::new(verifier), limits).with_clock(Arc::new(
+        move || Utc::now() + chrono::Duration::seconds(offset.load(Ordering::SeqCst)),
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = router(state.clone());
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    TestApp {
+        base: format!("http://{addr}"),
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap(),
+        keys,
+        state,
+        clock_offset,
+        _dir: dir,
+    }
+}
+
+/// A response: status and JSON body (`Value::Null` when the body is not JSON).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Answer {
+    pub fn message(&self) -> &str {
+        self.body["message"].as_str().unwrap_or("")
+    }
+
+    /// Asserts the status, printing the body when it differs.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Self {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text);
+        self
+    }
+
+    /// Asserts a 4xx whose JSON message names `field`.
+    #[track_caller]
+    pub fn expect_error(&self, status: u16, field: &str) -> &Self {
+        self.expect(status);
+        assert!(
+            self.message().contains(field),
+            "message {:?} does not name {field}",
+            self.message()
+        );
+        self
+    }
+}
+
+impl TestApp {
+    pub fn token(&self, sub: &str, scopes: &[&str]) -> String {
+        self.keys.sign(
+            sub,
+            scopes,
+            "localhost",
+            DEV_ISSUER,
+            Duration::from_secs(3600),
+        )
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Answer {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        answer(req.send().await.unwrap()).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Answer {
+        self.send(reqwest::Method::GET, path, Some(token), None)
+            .await
+    }
+    pub async fn put(&self, path: &str, token: &str, body: &Value) -> Answer {
+        self.send(reqwest::Method::PUT, path, Some(token), Some(body))
+            .await
+    }
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> Answer {
+        self.send(reqwest::Method::POST, path, Some(token), Some(body))
+            .await
+    }
+    pub async fn delete(&self, path: &str, token: &str) -> Answer {
+        self.send(reqwest::Method::DELETE, path, Some(token), None)
+            .await
+    }
+}
+
+pub async fn answer(r: reqwest::Response) -> Answer {
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Answer { status, body, text }
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+pub fn time(t: DateTime<Utc>) -> Value {
+    json!({"value": t.to_rfc3339_opts(SecondsFormat::Millis, true), "format": "RFC3339"})
+}
+
+/// A square `size` degrees wide with its south-west corner at (`lat`, `lng`), 0-100 m, from
+/// `start_min` to `end_min` minutes after now.
+pub fn volume(lat: f64, lng: f64, size: f64, start_min: i64, end_min: i64) -> Value {
+    let now = Utc::now();
+    json!({
+        "volume": {
+            "outline_polygon": {"vertices": [
+                {"lat": lat, "lng": lng},
+                {"lat": lat, "lng": lng + size},
+                {"lat": lat + size, "lng": lng + size},
+                {"lat": lat + size, "lng": lng},
+            ]},
+            "altitude_lower": {"value": 0.0, "reference": "W84", "units": "M"},
+            "altitude_upper": {"value": 100.0, "reference": "W84", "units": "M"},
+        },
+        "time_start": time(now + chrono::Duration::minutes(start_min)),
+        "time_end": time(now + chrono::Duration::minutes(end_min)),
+    })
+}
+
+/// Somewhere over the lake of Geneva, and somewhere far from it.
+pub fn here() -> Value {
+    volume(46.40, 6.50, 0.01, 5, 65)
+}
+pub fn elsewhere() -> Value {
+    volume(-33.90, 151.20, 0.01, 5, 65)
+}
+
+/// An Accepted intent with an implicit subscription.
+pub fn intent(extent: Value, key: &[&str]) -> Value {
+    json!({
+        "extents": [extent],
+        "key": key,
+        "state": "Accepted",
+        "uss_base_url": "https://uss.example/api",
+        "new_subscription": {"uss_base_url": "https://uss.example/api"},
+    })
+}
+
+pub fn constraint(extent: Value) -> Value {
+    json!({"extents": [extent], "uss_base_url": "https://uss.example/api"})
+}
+
+pub fn subscription(extent: Value, ois: bool, constraints: bool) -> Value {
+    json!({
+        "extents": extent,
+        "uss_base_url": "https://watcher.example/api",
+        "notify_for_operational_intents": ois,
+        "notify_for_constraints": constraints,
+    })
+}
+
+pub fn query(extent: Value) -> Value {
+    json!({"area_of_interest": extent})
+}
+
+pub const OI: &str = "/dss/v1/operational_intent_references";
+pub const CR: &str = "/dss/v1/constraint_references";
+pub const SUB: &str = "/dss/v1/subscriptions";
