@@ -1,11 +1,17 @@
-//! Logs go to stderr, filtered by `RUST_LOG` (default `info`).
+//! Logs go to stderr, filtered by `RUST_LOG` (default `info`); `DECONFLICT_LOG_FORMAT=json`
+//! writes one JSON object per line for log collectors.
 
 use tracing_subscriber::EnvFilter;
 
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let json = std::env::var("DECONFLICT_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }

@@ -12,5 +12,6 @@ mod fuzz;
 mod helpers;
 mod operational_intents;
 mod purge;
+mod robustness;
 mod shutdown;
 mod subscriptions;

@@ -1,0 +1,140 @@
+//! Timeouts, an unavailable store and the body limit, with a store wrapper that can be made
+//! slow or failing (it delegates everything else to the real SQLite store).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use deconflict_core::limits::Limits;
+use deconflict_core::model::Timestamp;
+use deconflict_core::store::{Expired, ReadTx, Store, Tx};
+use deconflict_core::{DssError, Result};
+use deconflict_store::SqliteStore;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::helpers::*;
+
+struct Faulty {
+    inner: SqliteStore,
+    slow: AtomicBool,
+    down: AtomicBool,
+    _dir: tempfile::TempDir,
+}
+
+impl Faulty {
+    fn check(&self) -> Result<()> {
+        if self.slow.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(400));
+        }
+        if self.down.load(Ordering::SeqCst) {
+            return Err(DssError::Unavailable(
+                "disk /very/secret/path unplugged".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Store for Faulty {
+    fn read(&self, f: &mut dyn FnMut(&dyn ReadTx) -> Result<()>) -> Result<()> {
+        self.check()?;
+        self.inner.read(f)
+    }
+    fn write(&self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
+        self.check()?;
+        self.inner.write(f)
+    }
+    fn expired(&self, cutoff: Timestamp) -> Result<Expired> {
+        self.check()?;
+        self.inner.expired(cutoff)
+    }
+    fn health(&self) -> Result<()> {
+        self.check()?;
+        self.inner.health()
+    }
+}
+
+async fn faulty_app(limits: Limits) -> (TestApp, Arc<Faulty>) {
+    let mut app = spawn_app_with(limits).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Faulty {
+        inner: SqliteStore::open(&dir.path().join("faulty.sqlite3")).unwrap(),
+        slow: AtomicBool::new(false),
+        down: AtomicBool::new(false),
+        _dir: dir,
+    });
+    let mut state = app.state.clone();
+    state.store = store.clone();
+    state.request_timeout = Duration::from_millis(100);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    app.base = format!("http://{}", listener.local_addr().unwrap());
+    app.state = state.clone();
+    tokio::spawn(async move {
+        axum::serve(listener, deconflict_server::router(state))
+            .await
+            .unwrap();
+    });
+    (app, store)
+}
+
+#[tokio::test]
+async fn a_slow_request_is_answered_503_after_the_timeout() {
+    let (app, store) = faulty_app(Limits::default()).await;
+    let t = app.token("uss1", &[SC]);
+    app.get(&format!("{OI}/{}", new_id()), &t).await.expect(404);
+    store.slow.store(true, Ordering::SeqCst);
+    let started = std::time::Instant::now();
+    app.get(&format!("{OI}/{}", new_id()), &t)
+        .await
+        .expect_error(503, "retry");
+    assert!(started.elapsed() < Duration::from_millis(390));
+}
+
+#[tokio::test]
+async fn an_unavailable_store_is_503_without_details() {
+    let (app, store) = faulty_app(Limits::default()).await;
+    let health = format!("{}/healthy", app.base);
+    assert_eq!(app.client.get(&health).send().await.unwrap().status(), 200);
+    store.down.store(true, Ordering::SeqCst);
+    let r = answer(app.client.get(&health).send().await.unwrap()).await;
+    r.expect(503);
+    let t = app.token("uss1", &[SC]);
+    let r = app
+        .put(&format!("{OI}/{}", new_id()), &t, &intent(here(), &[]))
+        .await;
+    r.expect(503);
+    assert!(!r.text.contains("secret"), "{}", r.text);
+}
+
+#[tokio::test]
+async fn a_body_over_the_configured_limit_is_413() {
+    let limits = Limits {
+        max_body_bytes: 2048,
+        ..Limits::default()
+    };
+    let app = spawn_app_with(limits).await;
+    let t = app.token("uss1", &[SC]);
+    let id = new_id();
+    let mut body = intent(here(), &[]);
+    body["padding"] = json!("x".repeat(4096));
+    app.put(&format!("{OI}/{id}"), &t, &body)
+        .await
+        .expect_error(413, "body");
+    // Without a Content-Length (chunked) the limit holds too.
+    let payload = body.to_string();
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "PUT {OI}/{id} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {t}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\
+         Connection: close\r\n\r\n{:x}\r\n{payload}\r\n0\r\n\r\n",
+        payload.len()
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let mut reply = String::new();
+    conn.read_to_string(&mut reply).await.unwrap();
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+    assert!(reply.contains("\"message\":\"body: "), "{reply}");
+    app.get(&format!("{OI}/{id}"), &t).await.expect(404);
+}
