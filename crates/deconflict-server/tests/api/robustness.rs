@@ -138,3 +138,14 @@ async fn a_body_over_the_configured_limit_is_413() {
     assert!(reply.contains("\"message\":\"body: "), "{reply}");
     app.get(&format!("{OI}/{id}"), &t).await.expect(404);
 }
+
+#[tokio::test]
+async fn a_body_under_the_default_limit_is_accepted_even_above_axums_own_default() {
+    let app = spawn_app().await;
+    let t = app.token("uss1", &[SC]);
+    let mut body = intent(here(), &[]);
+    body["padding"] = json!("x".repeat(3 * 1024 * 1024));
+    app.put(&format!("{OI}/{}", new_id()), &t, &body)
+        .await
+        .expect(201);
+}
