@@ -301,3 +301,38 @@ fn index_finds_touching_windows_at_real_dates_and_open_entities() {
     let below = at(t, t + HOUR_US, AltitudeRange::new(0.0, 99.999));
     assert_eq!(index.query(&[below]), vec![3]);
 }
+
+#[test]
+fn ten_thousand_vertex_outlines_validate_and_intersect() {
+    // Two 10,000-vertex near-circles of 5 km radius, 10.1 km apart: rings that almost touch,
+    // the worst case for the edge sweep.
+    let ring = |lat: f64, lng: f64| {
+        let n = 10_000;
+        let vertices: Vec<(f64, f64)> = (0..n)
+            .map(|i| {
+                let a = f64::from(i) / f64::from(n) * std::f64::consts::TAU;
+                let d = 5_000.0 / M_PER_DEG;
+                (
+                    lat + d * a.sin(),
+                    lng + d * a.cos() / lat.to_radians().cos(),
+                )
+            })
+            .collect();
+        shape(polygon(&vertices))
+    };
+    let start = std::time::Instant::now();
+    let a = ring(45.0, 7.0);
+    let near = ring(
+        45.0,
+        7.0 + 10_100.0 / (M_PER_DEG * 45f64.to_radians().cos()),
+    );
+    let overlapping = ring(45.0, 7.0 + 9_000.0 / (M_PER_DEG * 45f64.to_radians().cos()));
+    check(&a, &near, false);
+    check(&a, &overlapping, true);
+    check(&a, &shape(circle(45.0, 7.0, 10.0)), true);
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+}
