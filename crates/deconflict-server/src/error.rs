@@ -31,8 +31,8 @@ pub enum ApiError {
     #[error("{0}")]
     MethodNotAllowed(String),
     /// The request took longer than the configured limit: 503.
-    #[error("the request did not complete within {0} seconds; retry later")]
-    Timeout(u64),
+    #[error("the request did not complete within {0:?}; retry later")]
+    Timeout(std::time::Duration),
 }
 
 impl ApiError {

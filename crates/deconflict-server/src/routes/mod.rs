@@ -107,7 +107,7 @@ async fn method_not_allowed(req: Request) -> ApiError {
 async fn timeout(State(st): State<AppState>, req: Request, next: Next) -> Response {
     match tokio::time::timeout(st.request_timeout, next.run(req)).await {
         Ok(response) => response,
-        Err(_) => ApiError::Timeout(st.request_timeout.as_secs()).into_response(),
+        Err(_) => ApiError::Timeout(st.request_timeout).into_response(),
     }
 }
 
