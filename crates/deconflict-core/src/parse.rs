@@ -316,13 +316,25 @@ fn extents(field: &str, vs: &[wire::Volume4D], rules: &ExtentRules) -> Result<Ex
 }
 
 /// Entity extents must not have ended, nor start further ahead than the planning horizon.
+/// Errors name the volume that decides: the latest end, or the earliest start.
 fn check_window(ext: &Extents, now: Timestamp, horizon_days: i64) -> Result<()> {
+    let position = |key: fn(&Volume4) -> Option<i64>, want: Timestamp| {
+        ext.volumes
+            .iter()
+            .position(|v| key(v) == Some(micros(want)))
+            .unwrap_or(0)
+    };
     if ext.end < now {
-        return Err(DssError::bad("extents", "the end time is in the past"));
+        let i = position(|v| v.time.end_us, ext.end);
+        return Err(DssError::bad(
+            format!("extents[{i}].time_end"),
+            "the end time is in the past",
+        ));
     }
     if ext.start > now + Duration::days(horizon_days) {
+        let i = position(|v| v.time.start_us, ext.start);
         return Err(DssError::bad(
-            "extents",
+            format!("extents[{i}].time_start"),
             format!("the start time is more than {horizon_days} days ahead"),
         ));
     }

@@ -206,8 +206,12 @@ fn stale_ovn_gets_409_and_changes_nothing() {
 
 fn subscription(store: &MemStore, who: &str, lng: f64) -> wire::Subscription {
     let now = Utc::now();
+    // Starts now, ends after any intent of these tests.
+    let mut extents = square(lng, 0.002);
+    extents.time_start = Some(t(now - Duration::minutes(1)));
+    extents.time_end = Some(t(now + Duration::hours(2)));
     let b = wire::PutSubscriptionParameters {
-        extents: square(lng, 0.002),
+        extents,
         uss_base_url: format!("https://{who}.example"),
         notify_for_operational_intents: Some(true),
         notify_for_constraints: None,
@@ -282,4 +286,66 @@ fn implicit_subscription_lives_and_dies_with_its_intent() {
     .unwrap();
     let err = read(&store, |tx| subs::get(tx, &caller("uss1"), sid, now)).unwrap_err();
     assert!(matches!(err, DssError::NotFound(_)));
+}
+
+#[test]
+fn an_explicit_subscription_must_cover_the_intent_and_keep_covering_it() {
+    let store = MemStore::default();
+    let sub = subscription(&store, "uss1", 0.0);
+    let mut b = body(0.0, "Activated", &[]);
+    b.subscription_id = Some(sub.id.clone());
+    let id = new_id();
+    put(&store, "uss1", &id, None, &b).unwrap();
+
+    // An intent sticking out of the subscription's square is refused.
+    let mut wide = body(0.0, "Activated", &[]);
+    wide.extents = vec![square(0.0, 0.01)];
+    wide.subscription_id = Some(sub.id.clone());
+    let err = put(&store, "uss1", &new_id(), None, &wide).unwrap_err();
+    assert!(
+        matches!(err, DssError::BadRequest { ref field, .. } if field == "subscription_id"),
+        "{err:?}"
+    );
+
+    // Shrinking the subscription away from its dependent intent is refused, and changes nothing.
+    let now = Utc::now();
+    let sid = parse::entity_id("s", &sub.id).unwrap();
+    let shrink = wire::PutSubscriptionParameters {
+        extents: square(3.0, 0.002),
+        uss_base_url: "https://uss1.example".into(),
+        notify_for_operational_intents: Some(true),
+        notify_for_constraints: None,
+    };
+    let req = parse::put_subscription(
+        &sub.id,
+        Some(&sub.version),
+        &shrink,
+        &Limits::default(),
+        now,
+    )
+    .unwrap();
+    let err = write(&store, |tx| subs::put(tx, &caller("uss1"), &req, now)).unwrap_err();
+    assert!(
+        matches!(err, DssError::BadRequest { ref field, .. } if field == "extents"),
+        "{err:?}"
+    );
+    let after = read(&store, |tx| subs::get(tx, &caller("uss1"), sid, now)).unwrap();
+    assert_eq!(after.version, sub.version);
+    assert_eq!(after.dependent_operational_intents, vec![id]);
+}
+
+#[test]
+fn an_intent_that_has_ended_is_refused_naming_the_volume() {
+    let store = MemStore::default();
+    let mut b = body(0.0, "Accepted", &[]);
+    let past = Utc::now() - Duration::hours(2);
+    let mut late = square(0.0, 0.001);
+    late.time_start = Some(t(past));
+    late.time_end = Some(t(past + Duration::minutes(30)));
+    b.extents = vec![late.clone(), late];
+    let err = put(&store, "uss1", &new_id(), None, &b).unwrap_err();
+    assert!(
+        matches!(err, DssError::BadRequest { ref field, .. } if field == "extents[0].time_end"),
+        "{err:?}"
+    );
 }

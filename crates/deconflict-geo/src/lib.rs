@@ -55,6 +55,7 @@
 //! in an R-tree, then runs the exact test on the candidates; its answers equal a brute-force
 //! scan with [`any_intersects`].
 
+mod covers;
 mod error;
 mod index;
 mod planar;
@@ -62,6 +63,7 @@ mod prepared;
 mod sphere;
 mod volume;
 
+pub use covers::covers;
 pub use error::{AltitudeBound, Field, GeoError, PointRef};
 pub use index::SpatialIndex;
 pub use prepared::{any_intersects, intersects, PreparedVolume};

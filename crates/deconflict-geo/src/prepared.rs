@@ -111,6 +111,21 @@ impl PreparedVolume {
         }
     }
 
+    pub(crate) fn shape(&self) -> &PreparedShape {
+        &self.shape
+    }
+    pub(crate) fn cap(&self) -> &Cap {
+        &self.cap
+    }
+    /// Altitude bounds, infinite where open.
+    pub(crate) fn altitude_bounds(&self) -> [f64; 2] {
+        self.altitude
+    }
+    /// Time bounds in microseconds, `i64::MIN`/`i64::MAX` where open.
+    pub(crate) fn time_bounds(&self) -> [i64; 2] {
+        self.time
+    }
+
     /// The 5-D box the index files this volume under: the 3-D box of its cap on the sphere (in
     /// metres from the Earth's centre), altitude in metres, time in seconds from
     /// `TIME_ORIGIN_S`. It is padded and rounded outward so that two volumes the exact test

@@ -348,43 +348,9 @@ fn reshape_implicit(sub: &Subscription, extents: &Extents) -> Arc<Subscription> 
 /// Whether a subscription's extents cover every volume of `inner` in space, altitude and time.
 pub(crate) fn covers(outer: &Extents, inner: &Extents) -> bool {
     inner
-        .volumes
+        .prepared
         .iter()
-        .zip(inner.prepared.iter())
-        .all(|(v, pv)| {
-            outer
-                .volumes
-                .iter()
-                .zip(outer.prepared.iter())
-                .any(|(o, po)| bounds_cover(o, v) && spatial_covers(po, pv))
-        })
-}
-
-// TODO(this session): replace with the exact spherical containment test of deconflict-geo.
-fn spatial_covers(outer: &PreparedVolume, inner: &PreparedVolume) -> bool {
-    deconflict_geo::intersects(outer, inner)
-}
-
-fn bounds_cover(outer: &deconflict_geo::Volume4, inner: &deconflict_geo::Volume4) -> bool {
-    fn lo(o: Option<f64>, i: Option<f64>) -> bool {
-        match (o, i) {
-            (None, _) => true,
-            (Some(_), None) => false,
-            (Some(o), Some(i)) => o <= i,
-        }
-    }
-    fn hi(o: Option<f64>, i: Option<f64>) -> bool {
-        match (o, i) {
-            (None, _) => true,
-            (Some(_), None) => false,
-            (Some(o), Some(i)) => o >= i,
-        }
-    }
-    let to_f = |t: Option<i64>| t.map(|x| x as f64);
-    lo(outer.altitude.lower_m, inner.altitude.lower_m)
-        && hi(outer.altitude.upper_m, inner.altitude.upper_m)
-        && lo(to_f(outer.time.start_us), to_f(inner.time.start_us))
-        && hi(to_f(outer.time.end_us), to_f(inner.time.end_us))
+        .all(|v| outer.prepared.iter().any(|o| deconflict_geo::covers(o, v)))
 }
 
 /// Removes `oi` from the dependents of `sub_id`; an implicit subscription left with no
