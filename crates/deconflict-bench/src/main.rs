@@ -54,6 +54,9 @@ struct Cli {
     /// Print the reports as JSON instead of a table.
     #[arg(long, global = true)]
     json: bool,
+    /// Also write the reports as JSON to this file.
+    #[arg(long, global = true, value_name = "FILE")]
+    json_out: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -72,6 +75,12 @@ enum Command {
     All(AllArgs),
     /// Write seeded intents directly into a store file (server stopped), without HTTP.
     SeedDirect(direct::SeedDirectArgs),
+    /// Poll GET /healthy until it answers 200; print how long that took, in seconds.
+    WaitHealthy {
+        /// Give up after this long.
+        #[arg(long, default_value = "60s", value_parser = parse_duration)]
+        max_time: Duration,
+    },
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -149,17 +158,49 @@ fn main() -> Result<()> {
     if cli.threads == 0 {
         bail!("--threads must be at least 1");
     }
+    if let Command::WaitHealthy { max_time } = &cli.command {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let secs = rt.block_on(wait_healthy(&ep, *max_time))?;
+        println!("{secs:.3}");
+        return Ok(());
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cli.threads)
         .enable_all()
         .build()?;
     let reports = rt.block_on(run(&ep, &cli.command, cli.json))?;
+    if let Some(path) = &cli.json_out {
+        std::fs::write(path, serde_json::to_string_pretty(&reports)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     if cli.json {
         println!("{}", serde_json::to_string_pretty(&reports)?);
     } else {
         print!("{}", stats::table(&reports));
     }
     Ok(())
+}
+
+/// Polls `/healthy` every 2 ms; the seconds until it answered 200.
+async fn wait_healthy(ep: &Endpoint, max_time: Duration) -> Result<f64> {
+    let start = std::time::Instant::now();
+    loop {
+        let mut c = ep.client();
+        if let Ok(r) = c.send(hyper::Method::GET, "/healthy", None).await {
+            if r.status == 200 {
+                return Ok(start.elapsed().as_secs_f64());
+            }
+        }
+        if start.elapsed() > max_time {
+            bail!(
+                "{} did not answer /healthy within {max_time:?}",
+                ep.target.addr
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
 }
 
 async fn run(ep: &Endpoint, command: &Command, quiet: bool) -> Result<Vec<Report>> {
@@ -173,7 +214,9 @@ async fn run(ep: &Endpoint, command: &Command, quiet: bool) -> Result<Vec<Report
         Command::Query(a) => vec![query::query(ep, a).await?],
         Command::Version(a) => vec![query::version(ep, a).await?],
         Command::Contention(a) => contention::run(ep, a).await?,
-        Command::SeedDirect(_) => unreachable!("handled without a runtime"),
+        Command::SeedDirect(_) | Command::WaitHealthy { .. } => {
+            unreachable!("handled before the runtime starts")
+        }
         Command::All(a) => {
             let mut out = Vec::new();
             let load = query::LoadArgs {
