@@ -4,9 +4,10 @@
 //! Keys are parsed once at start-up (or when the JWKS is refreshed); [`Verifier::verify`] is
 //! synchronous and never touches the network.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use jsonwebtoken::errors::ErrorKind;
@@ -89,7 +90,17 @@ struct Inner {
     leeway_secs: u64,
     validation_rs256: Validation,
     validation_es256: Validation,
+    /// Tokens whose signature was verified recently, with their claims. A client sends the
+    /// same token with every request, and a signature check costs far more than the request
+    /// itself; claims are still checked (expiry, audience) on every use.
+    verified: Mutex<HashMap<String, (Instant, Arc<Map<String, Value>>)>>,
 }
+
+/// How long a verified signature is trusted without checking it again: a key removed from
+/// the JWKS stops being trusted within this time.
+const VERIFIED_TTL: Duration = Duration::from_secs(60);
+/// Most tokens remembered; the memory is cleared when full.
+const VERIFIED_MAX: usize = 10_000;
 
 struct AbortOnDrop(JoinHandle<()>);
 
@@ -178,6 +189,7 @@ impl Verifier {
                 leeway_secs: cfg.leeway_secs,
                 validation_rs256: signature_only(KeyKind::Rsa),
                 validation_es256: signature_only(KeyKind::EcP256),
+                verified: Mutex::new(HashMap::new()),
             }),
             _refresher: refresher,
         })
@@ -192,6 +204,9 @@ impl Verifier {
     /// network: a `kid` not in the cached JWKS is refused and a background refresh is asked
     /// for, so a rotated key is accepted shortly afterwards (see also [`Self::verify_async`]).
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        if let Some(claims) = self.recently_verified(token) {
+            return claims::check(&claims, &self.rules());
+        }
         let inner = &*self.inner;
         let header = parse_header(token)?;
         let kind = KeyKind::for_alg(&header.alg)
@@ -220,7 +235,13 @@ impl Verifier {
                 jwks_matched_kid = true;
             }
             match jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, validation) {
-                Ok(data) => return claims::check(&data.claims, &self.rules()),
+                Ok(data) => {
+                    let checked = claims::check(&data.claims, &self.rules());
+                    if checked.is_ok() {
+                        self.remember(token, data.claims);
+                    }
+                    return checked;
+                }
                 Err(e) => match e.kind() {
                     ErrorKind::InvalidSignature => {}
                     ErrorKind::InvalidEcdsaKey
@@ -281,6 +302,21 @@ impl Verifier {
     /// [`bearer_from_header`] then [`Self::verify`], for an `Authorization` header value.
     pub fn verify_header(&self, authorization: Option<&str>) -> Result<Claims, AuthError> {
         self.verify(bearer_from_header(authorization)?)
+    }
+
+    fn recently_verified(&self, token: &str) -> Option<Arc<Map<String, Value>>> {
+        let cache = self.inner.verified.lock().ok()?;
+        let (at, claims) = cache.get(token)?;
+        (at.elapsed() < VERIFIED_TTL).then(|| claims.clone())
+    }
+
+    fn remember(&self, token: &str, claims: Map<String, Value>) {
+        if let Ok(mut cache) = self.inner.verified.lock() {
+            if cache.len() >= VERIFIED_MAX {
+                cache.clear();
+            }
+            cache.insert(token.to_owned(), (Instant::now(), Arc::new(claims)));
+        }
     }
 
     fn rules(&self) -> ClaimRules<'_> {

@@ -292,3 +292,22 @@ async fn verify_header_combines_bearer_parsing_and_verification() {
     assert_eq!(v.verify_header(None), Err(AuthError::MissingHeader));
     assert_eq!(v.verify_header(Some(&token)), Err(AuthError::NotBearer));
 }
+
+#[tokio::test]
+async fn a_token_verified_before_is_still_refused_once_it_expires() {
+    let key = es256_key();
+    let v = Verifier::new(VerifierConfig {
+        leeway_secs: 0,
+        ..config(&[&key.public_pem])
+    })
+    .await
+    .unwrap();
+    let mut c = claims();
+    c["exp"] = json!(now() + 1);
+    let token = sign(&key, &c);
+    v.verify(&token).expect("valid now");
+    // The second use is answered from the memory of verified signatures.
+    v.verify(&token).expect("still valid");
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert!(matches!(v.verify(&token), Err(AuthError::Expired { .. })));
+}
