@@ -93,8 +93,11 @@ struct Inner {
     /// Tokens whose signature was verified recently, with their claims. A client sends the
     /// same token with every request, and a signature check costs far more than the request
     /// itself; claims are still checked (expiry, audience) on every use.
-    verified: Mutex<HashMap<String, (Instant, Arc<Map<String, Value>>)>>,
+    verified: Mutex<HashMap<String, VerifiedAt>>,
 }
+
+/// When a token's signature was verified, and its claims.
+type VerifiedAt = (Instant, Arc<Map<String, Value>>);
 
 /// How long a verified signature is trusted without checking it again: a key removed from
 /// the JWKS stops being trusted within this time.
