@@ -1,6 +1,7 @@
-//! `deconflict`: run the DSS, and the development helpers around it. Each subcommand lives in
-//! its own module; this file only parses and dispatches.
+//! `deconflict`: run the DSS, talk to one, and the development helpers around them. Each
+//! subcommand lives in its own module; this file only parses and dispatches.
 
+mod client;
 mod dev;
 mod logging;
 mod serve;
@@ -22,6 +23,14 @@ enum Command {
     DevToken(dev::TokenArgs),
     /// Serve a dummy OAuth server (InterUSS interface) that signs with the local dev key.
     DevOauth(dev::OauthArgs),
+    /// Operational intent references on a DSS: put, get, query, delete.
+    Intent(client::IntentCmd),
+    /// Constraint references on a DSS: put, get, query, delete.
+    Constraint(client::ConstraintCmd),
+    /// Subscriptions on a DSS: put, get, query, delete.
+    Subscription(client::SubscriptionCmd),
+    /// USS availability on a DSS: get, set.
+    Availability(client::AvailabilityCmd),
     /// Print the version.
     Version,
 }
@@ -33,6 +42,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(args).await,
         Command::DevToken(args) => dev::token(args),
         Command::DevOauth(args) => dev::oauth(args).await,
+        Command::Intent(cmd) => client::intent(cmd).await,
+        Command::Constraint(cmd) => client::constraint(cmd).await,
+        Command::Subscription(cmd) => client::subscription(cmd).await,
+        Command::Availability(cmd) => client::availability(cmd).await,
         Command::Version => {
             println!("deconflict {}", env!("CARGO_PKG_VERSION"));
             Ok(())
