@@ -38,6 +38,7 @@ pub struct Input {
 
 /// Altitude and time flags, shared by every command that takes volumes.
 #[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = "Altitudes and times")]
 pub struct ExtentArgs {
     /// Lower altitude, metres above the WGS84 ellipsoid [default for intents and constraints:
     /// the file's `altitude_lower`, else 0].

@@ -28,6 +28,7 @@ const EXIT_REFUSED: i32 = 3;
 
 /// Where the DSS is and who we are to it; accepted before or after the action.
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Connection")]
 pub struct Conn {
     /// Base URL of the DSS.
     #[arg(

@@ -35,10 +35,6 @@ pub enum Action {
 
 #[derive(Debug, clap::Args)]
 pub struct Put {
-    /// The area: one volume. Times and altitudes left open are bounded by the server (from
-    /// now, for the longest duration it allows; every altitude).
-    #[command(flatten)]
-    pub area: AreaArgs,
     /// Id of the subscription [default: a new random UUID, printed].
     #[arg(long)]
     pub id: Option<String>,
@@ -54,6 +50,11 @@ pub struct Put {
     /// Base URL of your USS, where notifications go [default: the file's].
     #[arg(long, env = "DECONFLICT_USS_BASE_URL")]
     pub uss_base_url: Option<String>,
+    /// The area: one volume. Times and altitudes left open are bounded by the server (from
+    /// now, for the longest duration it allows; every altitude). Last, because its help
+    /// heading would otherwise cover the fields after it.
+    #[command(flatten)]
+    pub area: AreaArgs,
 }
 
 pub async fn run(dss: &Dss, action: Action, out: &Out) -> anyhow::Result<()> {
