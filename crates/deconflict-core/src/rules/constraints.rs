@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use deconflict_geo::PreparedVolume;
 
-use super::{availability_of, live, notify_subscribers, AvailabilityCache, Caller};
+use super::{
+    availability_of, existing, for_change, live, live_or_404, notify_subscribers,
+    AvailabilityCache, Caller,
+};
 use crate::error::{DssError, Result};
 use crate::ids::{EntityId, Ovn};
 use crate::model::{Constraint, Extents, Timestamp};
@@ -50,45 +53,18 @@ pub fn query(
         .collect()
 }
 
-fn find_live(tx: &dyn ReadTx, id: EntityId, now: Timestamp) -> Result<Arc<Constraint>> {
-    tx.constraint(id)?
-        .filter(|c| c.extents.is_live(now))
-        .ok_or_else(|| DssError::NotFound(format!("constraint {id} not found")))
-}
-
 pub fn get(
     tx: &dyn ReadTx,
     caller: &Caller,
     id: EntityId,
     now: Timestamp,
 ) -> Result<wire::ConstraintReference> {
-    let c = find_live(tx, id, now)?;
+    let c = live_or_404(tx.constraint(id)?, id, now)?;
     Ok(present::constraint(
         &c,
         &caller.manager,
         availability_of(tx, &c.manager)?,
     ))
-}
-
-fn existing_for_change(
-    tx: &dyn ReadTx,
-    caller: &Caller,
-    id: EntityId,
-    ovn: &str,
-    now: Timestamp,
-) -> Result<Arc<Constraint>> {
-    let c = find_live(tx, id, now)?;
-    if c.manager != caller.manager {
-        return Err(DssError::Forbidden(format!(
-            "constraint {id} is managed by another party; only its manager may change it"
-        )));
-    }
-    if c.ovn.as_str() != ovn {
-        return Err(DssError::Conflict(format!(
-            "ovn: {ovn} is not the current OVN of constraint {id}; read it again"
-        )));
-    }
-    Ok(c)
 }
 
 /// Creates or updates; the flag says whether it was created.
@@ -99,17 +75,7 @@ pub fn put(
     now: Timestamp,
 ) -> Result<(wire::ChangeConstraintReferenceResponse, bool)> {
     let id = req.id;
-    let old = match &req.old_ovn {
-        None => {
-            if tx.constraint(id)?.is_some_and(|c| c.extents.is_live(now)) {
-                return Err(DssError::Conflict(format!(
-                    "constraint {id} already exists; update it at /{id}/{{ovn}}"
-                )));
-            }
-            None
-        }
-        Some(ovn) => Some(existing_for_change(tx, caller, id, ovn, now)?),
-    };
+    let old = existing(tx.constraint(id)?, caller, id, req.old_ovn.as_deref(), now)?;
     let c = Arc::new(Constraint {
         id,
         manager: caller.manager.clone(),
@@ -150,7 +116,7 @@ pub fn delete(
     ovn: &str,
     now: Timestamp,
 ) -> Result<wire::ChangeConstraintReferenceResponse> {
-    let old = existing_for_change(tx, caller, id, ovn, now)?;
+    let old = for_change(tx.constraint(id)?, caller, id, ovn, now)?;
     tx.apply(Change::DeleteConstraint(id))?;
     let subscribers = notify_subscribers(
         tx,

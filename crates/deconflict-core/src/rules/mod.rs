@@ -15,9 +15,10 @@ use std::sync::Arc;
 
 use deconflict_geo::PreparedVolume;
 
+use crate::error::DssError;
 use crate::error::Result;
-use crate::ids::EntityId;
-use crate::model::{Availability, Located, Subscription, Timestamp};
+use crate::ids::{EntityId, Ovn};
+use crate::model::{Availability, Constraint, Located, OperationalIntent, Subscription, Timestamp};
 use crate::store::{Change, ReadTx, Tx};
 use crate::wire;
 
@@ -108,4 +109,88 @@ pub(crate) fn notify_subscribers(
             uss_base_url,
         })
         .collect())
+}
+
+/// An entity a manager owns and an OVN versions: operational intents and constraints.
+pub(crate) trait Owned: Located {
+    const KIND: &'static str;
+    fn manager(&self) -> &str;
+    fn ovn(&self) -> &Ovn;
+}
+
+impl Owned for OperationalIntent {
+    const KIND: &'static str = "operational intent";
+    fn manager(&self) -> &str {
+        &self.manager
+    }
+    fn ovn(&self) -> &Ovn {
+        &self.ovn
+    }
+}
+
+impl Owned for Constraint {
+    const KIND: &'static str = "constraint";
+    fn manager(&self) -> &str {
+        &self.manager
+    }
+    fn ovn(&self) -> &Ovn {
+        &self.ovn
+    }
+}
+
+/// `found` if it is live, else 404.
+pub(crate) fn live_or_404<E: Owned>(
+    found: Option<Arc<E>>,
+    id: EntityId,
+    now: Timestamp,
+) -> Result<Arc<E>> {
+    found
+        .filter(|e| e.extents().is_live(now))
+        .ok_or_else(|| DssError::NotFound(format!("{} {id} not found", E::KIND)))
+}
+
+/// What a create (`old_ovn: None`) or an update finds: nothing live for a create (409
+/// otherwise); for an update, as [`for_change`].
+pub(crate) fn existing<E: Owned>(
+    found: Option<Arc<E>>,
+    caller: &Caller,
+    id: EntityId,
+    old_ovn: Option<&str>,
+    now: Timestamp,
+) -> Result<Option<Arc<E>>> {
+    match old_ovn {
+        Some(ovn) => for_change(found, caller, id, ovn, now).map(Some),
+        None if found.is_some_and(|e| e.extents().is_live(now)) => {
+            Err(DssError::Conflict(format!(
+                "{} {id} already exists; update it at /{id}/{{ovn}}",
+                E::KIND
+            )))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The live entity an update or delete names: managed by the caller (403, checked first so that
+/// others learn nothing of the OVN) and at `ovn` (409).
+pub(crate) fn for_change<E: Owned>(
+    found: Option<Arc<E>>,
+    caller: &Caller,
+    id: EntityId,
+    ovn: &str,
+    now: Timestamp,
+) -> Result<Arc<E>> {
+    let e = live_or_404(found, id, now)?;
+    if e.manager() != caller.manager {
+        return Err(DssError::Forbidden(format!(
+            "{} {id} is managed by another party; only its manager may change it",
+            E::KIND
+        )));
+    }
+    if e.ovn().as_str() != ovn {
+        return Err(DssError::Conflict(format!(
+            "ovn: {ovn} is not the current OVN of {} {id}; read it again",
+            E::KIND
+        )));
+    }
+    Ok(e)
 }

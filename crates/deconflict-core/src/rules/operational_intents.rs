@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use deconflict_geo::PreparedVolume;
 
-use super::{availability_of, live, notify_subscribers, AvailabilityCache, Caller};
+use super::{
+    availability_of, existing, for_change, live, live_or_404, notify_subscribers,
+    AvailabilityCache, Caller,
+};
 use crate::error::{DssError, Result};
 use crate::ids::{random_token, EntityId, Ovn};
 use crate::model::{Availability, Extents, OiState, OperationalIntent, Subscription, Timestamp};
@@ -82,40 +85,12 @@ pub fn get(
     id: EntityId,
     now: Timestamp,
 ) -> Result<wire::OperationalIntentReference> {
-    let oi = find_live(tx, id, now)?;
+    let oi = live_or_404(tx.operational_intent(id)?, id, now)?;
     Ok(present::operational_intent(
         &oi,
         &caller.manager,
         availability_of(tx, &oi.manager)?,
     ))
-}
-
-fn find_live(tx: &dyn ReadTx, id: EntityId, now: Timestamp) -> Result<Arc<OperationalIntent>> {
-    tx.operational_intent(id)?
-        .filter(|oi| oi.extents.is_live(now))
-        .ok_or_else(|| DssError::NotFound(format!("operational intent {id} not found")))
-}
-
-/// Finds the existing intent an update or delete names, checking manager and OVN.
-fn existing_for_change(
-    tx: &dyn ReadTx,
-    caller: &Caller,
-    id: EntityId,
-    ovn: &str,
-    now: Timestamp,
-) -> Result<Arc<OperationalIntent>> {
-    let oi = find_live(tx, id, now)?;
-    if oi.manager != caller.manager {
-        return Err(DssError::Forbidden(format!(
-            "operational intent {id} is managed by another party; only its manager may change it"
-        )));
-    }
-    if oi.ovn.as_str() != ovn {
-        return Err(DssError::Conflict(format!(
-            "ovn: {ovn} is not the current OVN of operational intent {id}; read it again"
-        )));
-    }
-    Ok(oi)
 }
 
 pub fn put(
@@ -125,20 +100,13 @@ pub fn put(
     now: Timestamp,
 ) -> Result<(wire::ChangeOperationalIntentReferenceResponse, bool)> {
     let id = req.id;
-    let old = match &req.old_ovn {
-        None => {
-            if tx
-                .operational_intent(id)?
-                .is_some_and(|oi| oi.extents.is_live(now))
-            {
-                return Err(DssError::Conflict(format!(
-                    "operational intent {id} already exists; update it at /{id}/{{ovn}}"
-                )));
-            }
-            None
-        }
-        Some(ovn) => Some(existing_for_change(tx, caller, id, ovn, now)?),
-    };
+    let old = existing(
+        tx.operational_intent(id)?,
+        caller,
+        id,
+        req.old_ovn.as_deref(),
+        now,
+    )?;
     let old_state = old.as_ref().map(|o| o.state);
     if !transition_allowed(old_state, req.state) {
         return Err(DssError::bad(
@@ -429,7 +397,7 @@ pub fn delete(
     ovn: &str,
     now: Timestamp,
 ) -> Result<wire::ChangeOperationalIntentReferenceResponse> {
-    let old = existing_for_change(tx, caller, id, ovn, now)?;
+    let old = for_change(tx.operational_intent(id)?, caller, id, ovn, now)?;
     if availability_of(tx, &caller.manager)? == Availability::Down {
         return Err(DssError::PreconditionFailed(format!(
             "{} is marked Down; it may not delete operational intents",
