@@ -74,6 +74,11 @@ pub trait Store: Send + Sync {
     fn expired(&self, cutoff: Timestamp) -> Result<Expired>;
     /// Whether the store can answer now.
     fn health(&self) -> Result<()>;
+    /// True when [`Store::read`] never waits on I/O (it answers from memory), so that a caller
+    /// may run it on an async thread instead of handing it to a blocking pool.
+    fn reads_from_memory(&self) -> bool {
+        false
+    }
 }
 
 /// Runs a read closure that returns a value.

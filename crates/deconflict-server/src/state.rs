@@ -51,13 +51,17 @@ impl AppState {
         (self.clock)()
     }
 
-    /// Runs `f` on a consistent view of the store, off the async threads: the store is
-    /// synchronous and may wait on a lock.
+    /// Runs `f` on a consistent view of the store. A store that answers from memory is read
+    /// right here (handing a few microseconds of work to another thread would cost more than
+    /// the work); any other is read off the async threads, since it may wait on I/O.
     pub async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnMut(&dyn ReadTx) -> Result<T> + Send + 'static,
     {
+        if self.store.reads_from_memory() {
+            return store::read(&*self.store, f).map_err(ApiError::from);
+        }
         let store = Arc::clone(&self.store);
         blocking(move || store::read(&*store, f)).await
     }

@@ -181,6 +181,10 @@ impl Store for SqliteStore {
         let conn = self.health.lock().map_err(poisoned)?;
         sqlite::ping(&conn).map_err(DssError::from)
     }
+
+    fn reads_from_memory(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]
