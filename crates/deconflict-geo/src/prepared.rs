@@ -151,6 +151,17 @@ impl PreparedVolume {
             ],
         )
     }
+
+    /// The box the index files this volume under, as `f64` corners `(lo, hi)`: x, y, z of the
+    /// bounding cap in metres from the Earth's centre, altitude in metres (clamped to
+    /// +-1,000 km), time in seconds from 2025-06-15 (clamped to +-1e10 s). Every bound is finite.
+    /// Two volumes that [`intersects`] accepts always have overlapping boxes, so a store may
+    /// pre-filter on these bounds (for example with B-tree indexes) and run the exact test on
+    /// the candidates.
+    pub fn index_bounds(&self) -> ([f64; 5], [f64; 5]) {
+        let e = self.envelope();
+        (e.lower().map(f64::from), e.upper().map(f64::from))
+    }
 }
 
 fn circle_polygon(circle: &Cap, polygon: &[Vec3], polygon_cap: &Cap) -> bool {

@@ -294,6 +294,29 @@ proptest! {
         }
     }
 
+    /// Volumes the exact test calls intersecting have overlapping `index_bounds` (what a SQL
+    /// store pre-filters on), and every bound is finite and ordered.
+    #[test]
+    fn intersecting_volumes_have_overlapping_index_bounds(
+        (a, b) in base_point().prop_flat_map(|p| (
+            (shape_near(p), band()),
+            (shape_near(p), band()),
+        )),
+    ) {
+        let (Some(pa), Some(pb)) = (prepare(&a.0, a.1), prepare(&b.0, b.1)) else {
+            return Err(TestCaseError::reject("invalid generated shape"));
+        };
+        let ((alo, ahi), (blo, bhi)) = (pa.index_bounds(), pb.index_bounds());
+        for i in 0..5 {
+            prop_assert!(alo[i].is_finite() && ahi[i].is_finite() && alo[i] <= ahi[i]);
+        }
+        if intersects(&pa, &pb) {
+            for i in 0..5 {
+                prop_assert!(alo[i] <= bhi[i] && blo[i] <= ahi[i], "axis {}", i);
+            }
+        }
+    }
+
     /// intersects(a, b) == intersects(b, a), bands included.
     #[test]
     fn intersection_is_symmetric(
