@@ -9,6 +9,7 @@
 
 mod codec;
 mod error;
+mod postgres;
 mod sqlite;
 
 use std::collections::BTreeSet;
@@ -21,6 +22,7 @@ use deconflict_core::store::{Expired, ReadTx, Store, Tx};
 use deconflict_core::{DssError, Result};
 use rusqlite::Connection;
 
+pub use crate::postgres::{migrate, PgError, PostgresOptions, PostgresStore, SCHEMA_VERSION};
 pub use error::StoreError;
 
 /// The embedded store: one SQLite file (WAL, synchronous commits) and its image in memory.
