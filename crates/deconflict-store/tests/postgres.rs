@@ -1,0 +1,219 @@
+//! What only the PostgreSQL store has: several instances on one database (serialization
+//! failures retried, then refused), migrations, and an unreachable server.
+//!
+//! Needs `DECONFLICT_TEST_POSTGRES` (scripts/pg.sh starts a throw-away server); see
+//! `common::fresh_db` for what happens without it.
+
+// Helpers panic on failure: this is a test binary.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::net::TcpListener;
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use chrono::Utc;
+use common::{caller, create, create_request, fresh_db};
+use deconflict_core::model::{Availability, UssAvailability};
+use deconflict_core::rules::operational_intents as ois;
+use deconflict_core::store::{write, Change, Store};
+use deconflict_core::DssError;
+use deconflict_store::{migrate, PgError, PostgresOptions, PostgresStore, SCHEMA_VERSION};
+
+/// A writes into the airspace it checked as empty, but B (another instance) commits there in
+/// between: A's transaction fails to serialize, runs again, and now sees B's intent.
+#[test]
+fn a_write_that_lost_a_race_to_another_instance_runs_again() {
+    let Some(db) = fresh_db("a_write_that_lost_a_race_to_another_instance_runs_again") else {
+        return;
+    };
+    let a = PostgresStore::open(&db.url).unwrap();
+    let b = PostgresStore::open(&db.url).unwrap();
+    let req = create_request(0.0, vec![]);
+    let mut runs = 0;
+    let result = write(&a, |tx| {
+        runs += 1;
+        let r = ois::put(tx, &caller("ussA"), &req, Utc::now())?;
+        if runs == 1 {
+            create(&b, "ussB", 0.0, vec![]).unwrap();
+        }
+        Ok(r)
+    });
+    assert!(
+        matches!(result, Err(DssError::AirspaceConflict(_))),
+        "{result:?}"
+    );
+    assert_eq!(runs, 2);
+    assert_eq!(a.retries(), 1);
+    assert_eq!(a.counts().unwrap(), (1, 0, 0));
+}
+
+/// A write that keeps losing gives up after the configured number of runs with 409. (The
+/// other writer here is a plain client, which takes no part in the store's write gate.)
+#[test]
+fn repeated_serialization_failures_end_in_a_conflict() {
+    let Some(db) = fresh_db("repeated_serialization_failures_end_in_a_conflict") else {
+        return;
+    };
+    let options = PostgresOptions {
+        max_attempts: 4,
+        ..PostgresOptions::default()
+    };
+    let a = PostgresStore::open_with(&db.url, options).unwrap();
+    let mut other = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    let mut runs = 0;
+    let result = write(&a, |tx| {
+        runs += 1;
+        tx.availability("uss9")?;
+        other
+            .execute(
+                "INSERT INTO uss_availability (uss, availability, version) \
+                 VALUES ('uss9', 'Normal', $1) ON CONFLICT (uss) DO UPDATE SET version = $1",
+                &[&format!("b{runs}")],
+            )
+            .unwrap();
+        tx.apply(Change::PutAvailability(UssAvailability {
+            uss: "uss9".into(),
+            availability: Availability::Down,
+            version: "a".into(),
+        }))
+    });
+    match result {
+        Err(DssError::Conflict(m)) => assert!(m.contains("Despite repeated attempts"), "{m}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(runs, 4);
+    assert_eq!(a.retries(), 3);
+    // The other writer's last write stands; A wrote nothing.
+    let got = deconflict_core::store::read(&a, |tx| tx.availability("uss9")).unwrap();
+    assert_eq!(got.map(|a| a.version), Some("b4".to_owned()));
+}
+
+#[test]
+fn instances_racing_for_the_same_airspace_cannot_both_succeed() {
+    let Some(db) = fresh_db("instances_racing_for_the_same_airspace_cannot_both_succeed") else {
+        return;
+    };
+    let stores: Vec<Arc<PostgresStore>> = (0..3)
+        .map(|_| Arc::new(PostgresStore::open(&db.url).unwrap()))
+        .collect();
+    let n = 6;
+    let barrier = Arc::new(Barrier::new(n));
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let store = stores[i % stores.len()].clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                create(&*store, &format!("uss{i}"), 0.0, vec![])
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+    for r in results.iter().filter(|r| r.is_err()) {
+        assert!(matches!(r, Err(DssError::AirspaceConflict(_))), "{r:?}");
+    }
+    assert_eq!(stores[0].counts().unwrap().0, 1);
+}
+
+#[test]
+fn disjoint_writes_of_several_instances_all_commit() {
+    let Some(db) = fresh_db("disjoint_writes_of_several_instances_all_commit") else {
+        return;
+    };
+    let stores: Vec<Arc<PostgresStore>> = (0..3)
+        .map(|_| Arc::new(PostgresStore::open(&db.url).unwrap()))
+        .collect();
+    let per = 20;
+    let handles: Vec<_> = stores
+        .iter()
+        .enumerate()
+        .map(|(t, store)| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for i in 0..per {
+                    create(&*store, "uss1", (t * per + i) as f64 * 0.01, vec![]).unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let retries: u64 = stores.iter().map(|s| s.retries()).sum();
+    eprintln!("{} writes by 3 instances, {retries} retried", 3 * per);
+    assert_eq!(stores[0].counts().unwrap().0, 3 * per);
+}
+
+#[test]
+fn migrations_apply_once_even_when_instances_start_together() {
+    let Some(db) = fresh_db("migrations_apply_once_even_when_instances_start_together") else {
+        return;
+    };
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let url = db.url.clone();
+            std::thread::spawn(move || migrate(&url))
+        })
+        .collect();
+    let applied: Vec<Vec<i64>> = handles
+        .into_iter()
+        .map(|h| h.join().unwrap().unwrap())
+        .collect();
+    let all: Vec<i64> = applied.into_iter().flatten().collect();
+    assert_eq!(all, (1..=SCHEMA_VERSION).collect::<Vec<_>>());
+    assert!(migrate(&db.url).unwrap().is_empty());
+    let store = PostgresStore::open(&db.url).unwrap();
+    store.health().unwrap();
+}
+
+#[test]
+fn a_schema_newer_than_the_build_is_refused() {
+    let Some(db) = fresh_db("a_schema_newer_than_the_build_is_refused") else {
+        return;
+    };
+    migrate(&db.url).unwrap();
+    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    c.execute(
+        "INSERT INTO schema_versions (version, name) VALUES ($1, 'from the future')",
+        &[&(SCHEMA_VERSION + 1)],
+    )
+    .unwrap();
+    match PostgresStore::open(&db.url) {
+        Err(PgError::Schema(m)) => assert!(m.contains("newer than this build"), "{m}"),
+        Err(e) => panic!("expected a schema error, got {e}"),
+        Ok(_) => panic!("expected a schema error, got a store"),
+    }
+}
+
+/// No server needed: nothing listens on the port.
+#[test]
+fn an_unreachable_server_is_unavailable_and_named() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url = format!("postgres://nobody:secret@127.0.0.1:{port}/dss");
+    let options = PostgresOptions {
+        connect_timeout: Duration::from_millis(500),
+        ..PostgresOptions::default()
+    };
+    let err = match PostgresStore::open_with(&url, options) {
+        Err(e) => e,
+        Ok(_) => panic!("nothing listens on {port}"),
+    };
+    assert!(matches!(err, PgError::Unreachable { .. }), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("127.0.0.1:{port}/dss")),
+        "{message}"
+    );
+    assert!(!message.contains("secret"), "{message}");
+    assert!(matches!(DssError::from(err), DssError::Unavailable(_)));
+    assert!(matches!(
+        PostgresStore::open("not a url"),
+        Err(PgError::Url(_))
+    ));
+}
