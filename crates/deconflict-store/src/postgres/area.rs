@@ -19,6 +19,15 @@
 //! Classes grow by a factor of 4 from 100 m, so a box is never more than 4 times smaller than
 //! its cell. Nothing here is PostgreSQL-specific: CockroachDB and YugabyteDB accept the same
 //! index and queries.
+//!
+//! Cost (PostgreSQL 15, 2 cores, release build, 100,000 intents within about 200 x 200 km,
+//! `tests/area_cost.rs`): a 500 m look-up takes about 6 ms and reads about 430 index entries
+//! for 3 intents found; 2 km, 7 ms; 20 km, 14 ms for 144 found and 2,100 entries. A read with
+//! one point query costs 0.3 ms, so the area query dominates, and most of it is planning: the
+//! statement is a `UNION ALL` of one branch per class and face (about 20 to 30), planned anew
+//! each time (EXPLAIN ANALYZE of a 500 m look-up: 3 ms planning, 0.6 ms execution). The next
+//! step is a statement of fixed shape, prepared once per connection, taking the cells as array
+//! parameters.
 
 use std::fmt::Write;
 
