@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+use std::io::Write;
+
 use chrono::{Duration, Utc};
 use deconflict_core::limits::Limits;
 use deconflict_core::rules::{operational_intents as ois, Caller};
@@ -48,7 +50,10 @@ pub fn fresh_db(test: &str) -> Option<TestDb> {
                  Run the suite with scripts/test.sh (or scripts/pg.sh cargo test)."
             );
         }
-        eprintln!(
+        // Straight to stderr: the test harness captures eprintln! of passing tests, and this
+        // must be seen.
+        let _ = writeln!(
+            std::io::stderr(),
             "\n!!! NOT RUN: {test} needs PostgreSQL and {PG_ENV} is not set.\n\
              !!! Run `scripts/pg.sh cargo test -p deconflict-store` (throw-away server) or set \
              {PG_ENV}=postgres://user:password@host:port/database.\n"
