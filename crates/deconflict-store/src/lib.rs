@@ -189,5 +189,3 @@ impl Store for SqliteStore {
     }
 }
 
-#[cfg(test)]
-mod tests;
