@@ -9,7 +9,13 @@
 # for the command, then stops the cluster and removes the folder, however the command ends.
 # The cluster trades durability for speed (fsync off): it is for tests only.
 #
-# When DECONFLICT_TEST_POSTGRES is already set, the command runs against that server instead.
+# For tests that take the server away and bring it back, it also exports
+# DECONFLICT_TEST_PGCTL, a script that runs `pg_ctl stop` (fast mode) or `pg_ctl start` on this
+# cluster with its own options and owner (`"$DECONFLICT_TEST_PGCTL" stop`, then `... start`),
+# and DECONFLICT_TEST_PGDATA, the cluster's data folder.
+#
+# When DECONFLICT_TEST_POSTGRES is already set, the command runs against that server instead
+# (and DECONFLICT_TEST_PGCTL is left as it is: tests that need it then say they did not run).
 set -euo pipefail
 
 if [ "$#" -eq 0 ]; then
@@ -56,10 +62,12 @@ if [ "$(id -u)" -eq 0 ]; then
         useradd --system --no-create-home --shell /usr/sbin/nologin postgres
     fi
     as_owner() { runuser -u postgres -- "$@"; }
+    OWNER="runuser -u postgres --"
     DIR=$(mktemp -d /tmp/deconflict-pg.XXXXXX)
     chown postgres "$DIR"
 else
     as_owner() { "$@"; }
+    OWNER=""
     DIR=$(mktemp -d "${TMPDIR:-/tmp}/deconflict-pg.XXXXXX")
 fi
 chmod 700 "$DIR"
@@ -94,9 +102,10 @@ started=""
 for _ in 1 2 3 4 5 6 7 8; do
     PORT=$((20000 + RANDOM % 40000))
     port_free "$PORT" || continue
+    OPTS="-c listen_addresses=127.0.0.1 -p $PORT -k $DIR -c max_connections=300 \
+-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     if (cd "$DIR" && as_owner "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -p $PORT -k $DIR -c max_connections=300 \
-            -c fsync=off -c synchronous_commit=off -c full_page_writes=off" start >/dev/null); then
+        -o "$OPTS" start >/dev/null); then
         started=1
         break
     fi
@@ -108,6 +117,21 @@ if [ -z "$started" ]; then
     exit 1
 fi
 
+cat >"$DIR/pgctl" <<EOF
+#!/usr/bin/env bash
+# Stops (fast: open connections are closed) or starts the throw-away cluster of scripts/pg.sh.
+set -euo pipefail
+cd "$DIR"
+case "\${1:-}" in
+    stop) exec $OWNER "$BIN/pg_ctl" -D "$DIR/data" -m fast -w -t 60 stop ;;
+    start) exec $OWNER "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 -o "$OPTS" start ;;
+    *) echo "usage: \$0 stop|start" >&2; exit 2 ;;
+esac
+EOF
+chmod 755 "$DIR/pgctl"
+
 export DECONFLICT_TEST_POSTGRES="postgres://postgres:$PASSWORD@127.0.0.1:$PORT/postgres"
+export DECONFLICT_TEST_PGCTL="$DIR/pgctl"
+export DECONFLICT_TEST_PGDATA="$DIR/data"
 log "PostgreSQL $("$BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PORT (cluster in $DIR, removed on exit)"
 "$@"

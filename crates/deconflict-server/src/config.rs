@@ -4,6 +4,7 @@
 //! ```toml
 //! listen = "0.0.0.0:8082"
 //! data_dir = "/var/lib/deconflict"      # relative paths are relative to this file
+//! store = "sqlite"                      # or "postgres://user:password@host:5432/dss"
 //! public_key = ["keys/oauth.pem"]
 //! jwks_url = "https://auth.example.com/.well-known/jwks.json"
 //! audience = ["dss.example.com"]
@@ -13,6 +14,7 @@
 //! max_body_bytes = 4194304
 //! ```
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -35,6 +37,11 @@ pub struct ServeArgs {
     /// [default: ./deconflict-data].
     #[arg(long, env = "DECONFLICT_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Where the data lives: `sqlite` (the embedded database in the data directory) or a
+    /// `postgres://user:password@host:port/database` URL shared by a pool of instances
+    /// [default: sqlite].
+    #[arg(long, env = "DECONFLICT_STORE", value_name = "URL", value_parser = StoreConfig::parse)]
+    pub store: Option<StoreConfig>,
     /// PEM file of a public key trusted to sign access tokens (repeatable).
     #[arg(
         long = "public-key",
@@ -89,6 +96,7 @@ pub struct ServeArgs {
 pub struct FileConfig {
     pub listen: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,
+    pub store: Option<StoreConfig>,
     #[serde(default)]
     pub public_key: Vec<PathBuf>,
     pub jwks_url: Option<String>,
@@ -106,6 +114,7 @@ pub struct FileConfig {
 pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    pub store: StoreConfig,
     pub public_keys: Vec<PathBuf>,
     pub jwks_url: Option<String>,
     pub audiences: Vec<String>,
@@ -127,6 +136,7 @@ impl Default for Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8082)),
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            store: StoreConfig::Sqlite,
             public_keys: Vec::new(),
             jwks_url: None,
             audiences: Vec::new(),
@@ -137,6 +147,99 @@ impl Default for Config {
             limits: Limits::default(),
         }
     }
+}
+
+/// Where the DSS keeps its data.
+#[derive(Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(try_from = "String")]
+pub enum StoreConfig {
+    /// The embedded SQLite database (`deconflict.sqlite3`) in the data directory: one instance.
+    #[default]
+    Sqlite,
+    /// A PostgreSQL database (or CockroachDB, YugabyteDB) that a pool of instances shares.
+    Postgres {
+        /// `postgres://user:password@host:port/database`, as given.
+        url: String,
+    },
+}
+
+impl StoreConfig {
+    /// `sqlite`, or a `postgres://` / `postgresql://` URL.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let v = value.trim();
+        if v.is_empty() || v.eq_ignore_ascii_case("sqlite") {
+            return Ok(Self::Sqlite);
+        }
+        let scheme = v.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("postgres" | "postgresql") => Ok(Self::Postgres { url: v.to_owned() }),
+            _ => Err(format!(
+                "{:?} is not a store: give `sqlite` or a PostgreSQL URL \
+                 postgres://user:password@host:port/database",
+                redact(v)
+            )),
+        }
+    }
+
+    /// The store for messages and logs, without the password.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Sqlite => "sqlite".to_owned(),
+            Self::Postgres { url } => redact(url),
+        }
+    }
+}
+
+impl TryFrom<String> for StoreConfig {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        Self::parse(&value)
+    }
+}
+
+/// Never prints the password of a URL.
+impl fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite => f.write_str("Sqlite"),
+            Self::Postgres { .. } => write!(f, "Postgres({})", self.describe()),
+        }
+    }
+}
+
+/// `url` with the password of its user part and any `password=` parameter replaced by `***`.
+fn redact(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let end = rest.find('/').unwrap_or(rest.len());
+            let (authority, path) = rest.split_at(end);
+            let authority = match authority.rsplit_once('@') {
+                Some((user, host)) => match user.split_once(':') {
+                    Some((name, _)) => format!("{name}:***@{host}"),
+                    None => authority.to_owned(),
+                },
+                None => authority.to_owned(),
+            };
+            format!("{scheme}://{authority}{path}")
+        }
+        None => base.to_owned(),
+    };
+    if let Some(q) = query {
+        let params: Vec<String> = q
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => kv.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
+    }
+    out
 }
 
 /// A configuration that cannot be used.
@@ -198,6 +301,7 @@ impl Config {
                 .clone()
                 .or(file.data_dir)
                 .unwrap_or(d.data_dir),
+            store: args.store.clone().or(file.store).unwrap_or(d.store),
             public_keys: if args.public_keys.is_empty() {
                 file.public_key
             } else {
@@ -394,6 +498,60 @@ max_body_bytes = 2048
             err.to_string().contains("/nonexistent/deconflict.toml"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_store_is_sqlite_unless_a_postgres_url_is_given() {
+        assert_eq!(
+            Config::load(&args(&[])).expect("valid").store,
+            StoreConfig::Sqlite
+        );
+        assert_eq!(
+            args(&["--store", "sqlite"]).store,
+            Some(StoreConfig::Sqlite)
+        );
+        let url = "postgresql://dss:s3cret@db.example:5432/dss?sslmode=disable&password=s3cret";
+        let c = Config::load(&args(&["--store", url])).expect("valid");
+        assert_eq!(
+            c.store,
+            StoreConfig::Postgres {
+                url: url.to_owned()
+            }
+        );
+        let shown = format!("{c:?} {}", c.store.describe());
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(
+            shown.contains("postgresql://dss:***@db.example:5432/dss"),
+            "{shown}"
+        );
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write_file(dir.path(), "store = \"postgres://u@localhost/dss\"\n");
+        let c = Config::load(&args(&["--config", path.to_str().expect("utf-8")])).expect("valid");
+        assert_eq!(
+            c.store,
+            StoreConfig::Postgres {
+                url: "postgres://u@localhost/dss".into()
+            }
+        );
+        let flagged = args(&[
+            "--config",
+            path.to_str().expect("utf-8"),
+            "--store",
+            "sqlite",
+        ]);
+        assert_eq!(
+            Config::load(&flagged).expect("valid").store,
+            StoreConfig::Sqlite
+        );
+
+        let bad = write_file(dir.path(), "store = \"mysql://u:pw@h/db\"\n");
+        let err =
+            Config::load(&args(&["--config", bad.to_str().expect("utf-8")])).expect_err("refused");
+        assert!(err.to_string().contains("postgres://"), "{err}");
+        assert!(!err.to_string().contains("pw@"), "{err}");
+        let mut cli = vec!["deconflict", "--store", "redis://h"];
+        assert!(Cli::try_parse_from(cli.drain(..)).is_err());
     }
 
     #[test]

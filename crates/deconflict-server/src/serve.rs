@@ -1,4 +1,5 @@
-//! Running the server: open the store, set up token verification, bind, serve until shutdown.
+//! Running the server: open the store (the embedded SQLite database, or a PostgreSQL database
+//! shared by a pool of instances), set up token verification, bind, serve until shutdown.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -7,10 +8,10 @@ use std::sync::Arc;
 
 use deconflict_auth::{DevKeys, Verifier, VerifierConfig};
 use deconflict_core::store::Store;
-use deconflict_store::SqliteStore;
+use deconflict_store::{PostgresStore, SqliteStore};
 use tokio::net::TcpListener;
 
-use crate::config::Config;
+use crate::config::{Config, StoreConfig};
 use crate::state::AppState;
 use crate::{purge, router};
 
@@ -27,9 +28,10 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot open the store {path}: {source}")]
+    #[error("cannot open the store {what}: {source}")]
     Store {
-        path: PathBuf,
+        /// The SQLite file, or the PostgreSQL URL without its password.
+        what: String,
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
@@ -55,23 +57,15 @@ pub struct Server {
 }
 
 impl Server {
-    /// Opens the store in `config.data_dir`, builds the token verifier and binds the listener.
+    /// Opens the store (SQLite in `config.data_dir`, or the PostgreSQL database of
+    /// `config.store`, migrating its schema), builds the token verifier and binds the listener.
     pub async fn bind(config: Config) -> Result<Self, ServeError> {
         std::fs::create_dir_all(&config.data_dir).map_err(|source| ServeError::DataDir {
             path: config.data_dir.clone(),
             source,
         })?;
         let verifier = verifier(&config).await?;
-        let path = config.data_dir.join(DATABASE_FILE);
-        let open_path = path.clone();
-        let store = tokio::task::spawn_blocking(move || SqliteStore::open(&open_path))
-            .await
-            .map_err(|e| ServeError::Startup(format!("opening the store panicked: {e}")))?
-            .map_err(|source| ServeError::Store {
-                path: path.clone(),
-                source: Box::new(source),
-            })?;
-        let store: Arc<dyn Store> = Arc::new(store);
+        let store = open_store(&config).await?;
         let mut state = AppState::new(store, Arc::new(verifier), config.limits.clone());
         state.request_timeout = config.request_timeout;
         let listener =
@@ -81,7 +75,6 @@ impl Server {
                     addr: config.listen,
                     source,
                 })?;
-        tracing::info!(database = %path.display(), "store open");
         Ok(Self {
             listener,
             state,
@@ -117,6 +110,46 @@ impl Server {
         purger.abort();
         tracing::info!("deconflict DSS stopped");
         Ok(served?)
+    }
+}
+
+/// Opens the configured store off the async threads (both backends block on I/O).
+async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
+    fn failed<E>(what: String) -> impl FnOnce(E) -> ServeError
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        move |source| ServeError::Store {
+            what,
+            source: Box::new(source),
+        }
+    }
+    let joined =
+        |e: tokio::task::JoinError| ServeError::Startup(format!("opening the store panicked: {e}"));
+    match &config.store {
+        StoreConfig::Sqlite => {
+            let path = config.data_dir.join(DATABASE_FILE);
+            let open_path = path.clone();
+            let store = tokio::task::spawn_blocking(move || SqliteStore::open(&open_path))
+                .await
+                .map_err(joined)?
+                .map_err(failed(path.display().to_string()))?;
+            tracing::info!(database = %path.display(), "store open (SQLite)");
+            Ok(Arc::new(store))
+        }
+        StoreConfig::Postgres { url } => {
+            let open_url = url.clone();
+            let store = tokio::task::spawn_blocking(move || PostgresStore::open(&open_url))
+                .await
+                .map_err(joined)?
+                .map_err(failed(config.store.describe()))?;
+            tracing::info!(
+                database = %store.target(),
+                "store open (PostgreSQL, schema version {})",
+                deconflict_store::SCHEMA_VERSION
+            );
+            Ok(Arc::new(store))
+        }
     }
 }
 

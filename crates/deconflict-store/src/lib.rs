@@ -188,4 +188,3 @@ impl Store for SqliteStore {
         true
     }
 }
-

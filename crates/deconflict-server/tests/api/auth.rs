@@ -5,9 +5,8 @@ use reqwest::Method;
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn a_missing_or_unacceptable_token_is_401_and_stores_nothing() {
-    let app = spawn_app().await;
+async fn a_missing_or_unacceptable_token_is_401_and_stores_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
     let id = new_id();
     let path = format!("{OI}/{id}");
     let body = intent(here(), &[]);
@@ -64,9 +63,8 @@ async fn a_missing_or_unacceptable_token_is_401_and_stores_nothing() {
     app.get(&path, &t).await.expect(404);
 }
 
-#[tokio::test]
-async fn each_path_accepts_exactly_its_scopes() {
-    let app = spawn_app().await;
+async fn each_path_accepts_exactly_its_scopes(backend: Backend) {
+    let app = spawn_app(backend).await;
     let id = new_id();
     let oi = format!("{OI}/{id}");
     let cr = format!("{CR}/{id}");
@@ -122,3 +120,8 @@ async fn each_path_accepts_exactly_its_scopes() {
     app.get(&oi, &sc).await.expect(404);
     app.get(&cr, &cm).await.expect(404);
 }
+
+backend_tests!(
+    a_missing_or_unacceptable_token_is_401_and_stores_nothing,
+    each_path_accepts_exactly_its_scopes,
+);

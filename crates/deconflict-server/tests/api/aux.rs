@@ -2,9 +2,8 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn healthy_needs_no_token() {
-    let app = spawn_app().await;
+async fn healthy_needs_no_token(backend: Backend) {
+    let app = spawn_app(backend).await;
     let r = app
         .client
         .get(format!("{}/healthy", app.base))
@@ -15,9 +14,8 @@ async fn healthy_needs_no_token() {
     assert_eq!(r.text().await.unwrap(), "ok");
 }
 
-#[tokio::test]
-async fn version_needs_a_valid_token_with_a_dss_scope() {
-    let app = spawn_app().await;
+async fn version_needs_a_valid_token_with_a_dss_scope(backend: Backend) {
+    let app = spawn_app(backend).await;
     let r = app.get("/aux/v1/version", &app.token("uss1", &[SC])).await;
     r.expect(200);
     assert_eq!(r.body["version"], env!("CARGO_PKG_VERSION"));
@@ -35,9 +33,8 @@ async fn version_needs_a_valid_token_with_a_dss_scope() {
         .expect(403);
 }
 
-#[tokio::test]
-async fn validate_oauth_checks_the_owner() {
-    let app = spawn_app().await;
+async fn validate_oauth_checks_the_owner(backend: Backend) {
+    let app = spawn_app(backend).await;
     let t = app.token("uss1", &[SC]);
     let ok = app.get("/aux/v1/validate_oauth", &t).await;
     ok.expect(200);
@@ -58,9 +55,8 @@ async fn validate_oauth_checks_the_owner() {
     .expect(401);
 }
 
-#[tokio::test]
-async fn unknown_paths_and_methods_answer_json() {
-    let app = spawn_app().await;
+async fn unknown_paths_and_methods_answer_json(backend: Backend) {
+    let app = spawn_app(backend).await;
     let t = app.token("uss1", &[SC]);
     app.get("/dss/v1/nothing_here", &t)
         .await
@@ -71,3 +67,10 @@ async fn unknown_paths_and_methods_answer_json() {
         .expect_error(405, "GET");
     app.delete(&format!("{OI}/query"), &t).await.expect(405);
 }
+
+backend_tests!(
+    healthy_needs_no_token,
+    version_needs_a_valid_token_with_a_dss_scope,
+    validate_oauth_checks_the_owner,
+    unknown_paths_and_methods_answer_json,
+);

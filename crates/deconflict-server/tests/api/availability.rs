@@ -2,9 +2,8 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn a_manager_marked_down_may_not_create_intents() {
-    let app = spawn_app().await;
+async fn a_manager_marked_down_may_not_create_intents(backend: Backend) {
+    let app = spawn_app(backend).await;
     let arbiter = app.token("arbiter", &[AA]);
     let t = app.token("uss1", &[SC]);
 
@@ -50,9 +49,8 @@ async fn a_manager_marked_down_may_not_create_intents() {
         .expect(201);
 }
 
-#[tokio::test]
-async fn a_report_is_stored_with_an_id() {
-    let app = spawn_app().await;
+async fn a_report_is_stored_with_an_id(backend: Backend) {
+    let app = spawn_app(backend).await;
     let t = app.token("uss1", &[SC]);
     let r = app
         .post(
@@ -65,3 +63,8 @@ async fn a_report_is_stored_with_an_id() {
     assert!(r.body["report_id"].as_str().is_some_and(|s| s.len() == 36));
     assert_eq!(r.body["exchange"]["method"], "GET");
 }
+
+backend_tests!(
+    a_manager_marked_down_may_not_create_intents,
+    a_report_is_stored_with_an_id,
+);

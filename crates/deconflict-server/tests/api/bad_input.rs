@@ -13,9 +13,8 @@ async fn refused(app: &TestApp, body: Value, status: u16, field: &str) {
     app.get(&format!("{OI}/{id}"), &t).await.expect(404);
 }
 
-#[tokio::test]
-async fn invalid_extents_name_the_field_and_store_nothing() {
-    let app = spawn_app().await;
+async fn invalid_extents_name_the_field_and_store_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let mut bowtie = intent(here(), &[]);
     bowtie["extents"][0]["volume"]["outline_polygon"]["vertices"] = json!([
@@ -71,9 +70,8 @@ async fn invalid_extents_name_the_field_and_store_nothing() {
     refused(&app, url, 400, "uss_base_url").await;
 }
 
-#[tokio::test]
-async fn malformed_bodies_name_the_field_and_store_nothing() {
-    let app = spawn_app().await;
+async fn malformed_bodies_name_the_field_and_store_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let mut wrong_type = intent(here(), &[]);
     wrong_type["extents"][0]["volume"]["outline_polygon"]["vertices"][2]["lng"] = json!("east");
@@ -150,9 +148,8 @@ async fn malformed_bodies_name_the_field_and_store_nothing() {
     app.get(&format!("{OI}/{id}"), &t).await.expect(404);
 }
 
-#[tokio::test]
-async fn malformed_path_segments_name_the_parameter() {
-    let app = spawn_app().await;
+async fn malformed_path_segments_name_the_parameter(backend: Backend) {
+    let app = spawn_app(backend).await;
     let t = app.token("uss1", &[SC, CP, CM]);
     app.get(&format!("{OI}/not-a-uuid"), &t)
         .await
@@ -179,9 +176,8 @@ async fn malformed_path_segments_name_the_parameter() {
     app.get(&format!("{OI}/%FF%FE"), &t).await.expect(400);
 }
 
-#[tokio::test]
-async fn queries_need_an_area() {
-    let app = spawn_app().await;
+async fn queries_need_an_area(backend: Backend) {
+    let app = spawn_app(backend).await;
     let t = app.token("uss1", &[SC]);
     app.post(&format!("{OI}/query"), &t, &json!({}))
         .await
@@ -193,3 +189,10 @@ async fn queries_need_an_area() {
         .await
         .expect_error(400, "area_of_interest.volume");
 }
+
+backend_tests!(
+    invalid_extents_name_the_field_and_store_nothing,
+    malformed_bodies_name_the_field_and_store_nothing,
+    malformed_path_segments_name_the_parameter,
+    queries_need_an_area,
+);

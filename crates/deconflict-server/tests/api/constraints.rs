@@ -2,9 +2,8 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn create_get_query_update_delete() {
-    let app = spawn_app().await;
+async fn create_get_query_update_delete(backend: Backend) {
+    let app = spawn_app(backend).await;
     let cm = app.token("authority", &[CM]);
     let cp = app.token("uss1", &[CP]);
     let id = new_id();
@@ -57,9 +56,8 @@ async fn create_get_query_update_delete() {
     app.get(&format!("{CR}/{id}"), &cp).await.expect(404);
 }
 
-#[tokio::test]
-async fn an_intent_that_processes_constraints_must_know_the_ones_it_crosses() {
-    let app = spawn_app().await;
+async fn an_intent_that_processes_constraints_must_know_the_ones_it_crosses(backend: Backend) {
+    let app = spawn_app(backend).await;
     let cm = app.token("authority", &[CM]);
     let cid = new_id();
     let c = app
@@ -97,3 +95,8 @@ async fn an_intent_that_processes_constraints_must_know_the_ones_it_crosses() {
     .await
     .expect(201);
 }
+
+backend_tests!(
+    create_get_query_update_delete,
+    an_intent_that_processes_constraints_must_know_the_ones_it_crosses,
+);

@@ -288,13 +288,24 @@ fn case() -> impl Strategy<Value = (usize, Body, Option<String>, String)> {
 }
 
 #[test]
-fn random_requests_never_get_a_5xx() {
+fn random_requests_never_get_a_5xx_on_sqlite() {
+    random_requests_never_get_a_5xx(Backend::Sqlite);
+}
+
+#[test]
+fn random_requests_never_get_a_5xx_on_postgres() {
+    if postgres_available("fuzz::random_requests_never_get_a_5xx_on_postgres") {
+        random_requests_never_get_a_5xx(Backend::Postgres);
+    }
+}
+
+fn random_requests_never_get_a_5xx(backend: Backend) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let app = rt.block_on(spawn_app());
+    let app = rt.block_on(spawn_app(backend));
     let token = app.token("fuzzer", &[SC, CM, CP, CMSA, AA]);
     let endpoints = endpoints();
     let mut runner = TestRunner::new(Config {

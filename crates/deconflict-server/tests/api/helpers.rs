@@ -1,5 +1,12 @@
-//! `spawn_app`, tokens and request bodies shared by the tests.
+//! `spawn_app`, tokens and request bodies shared by the tests, and the backends they run on.
+//!
+//! Every test that goes through the store takes a [`Backend`] and is listed in its module's
+//! [`backend_tests!`], which makes an `on_sqlite::name` and an `on_postgres::name` test of it.
+//! A PostgreSQL test gets a database of its own (`CREATE DATABASE t_<uuid>` on the server in
+//! `DECONFLICT_TEST_POSTGRES`, dropped afterwards). Without that variable it fails under
+//! `CI=true` and otherwise prints a loud NOT RUN notice and passes.
 
+use std::io::Write;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,8 +14,9 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use deconflict_auth::{scopes, DevKeys, Verifier, VerifierConfig, DEV_ISSUER};
 use deconflict_core::limits::Limits;
+use deconflict_core::store::Store;
 use deconflict_server::{router, AppState};
-use deconflict_store::SqliteStore;
+use deconflict_store::{PostgresStore, SqliteStore};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -19,6 +27,123 @@ pub const CP: &str = scopes::CONSTRAINT_PROCESSING;
 pub const CMSA: &str = scopes::CONFORMANCE_MONITORING_SA;
 pub const AA: &str = scopes::AVAILABILITY_ARBITRATION;
 
+/// The store a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded SQLite store in a temporary folder.
+    Sqlite,
+    /// A fresh database on the PostgreSQL server in `DECONFLICT_TEST_POSTGRES`.
+    Postgres,
+}
+
+/// Makes `on_sqlite::$name` and `on_postgres::$name` tests of each `async fn $name(Backend)`
+/// of the module.
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if $crate::helpers::postgres_available(
+                        concat!(module_path!(), "::", stringify!($name)),
+                    ) {
+                        super::$name($crate::helpers::Backend::Postgres).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+pub(crate) use backend_tests;
+
+/// The variable naming the PostgreSQL server tests may create databases on.
+pub const PG_ENV: &str = "DECONFLICT_TEST_POSTGRES";
+
+/// Whether PostgreSQL tests can run. When they cannot: a panic under `CI=true`, otherwise a
+/// notice on standard error (written past the harness's capture, so that it is seen).
+pub fn postgres_available(test: &str) -> bool {
+    if std::env::var_os(PG_ENV).is_some() {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "{PG_ENV} is not set, and CI=true: the PostgreSQL variant of {test} must run in CI. \
+             Run the suite with scripts/test.sh (or scripts/pg.sh cargo test)."
+        );
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n!!! NOT RUN: {test} needs PostgreSQL and {PG_ENV} is not set.\n\
+         !!! Run `scripts/pg.sh cargo test -p deconflict-server` (throw-away server) or set \
+         {PG_ENV}=postgres://user:password@host:port/database.\n"
+    );
+    false
+}
+
+/// A database of its own for one test, dropped afterwards (from a thread of its own, since
+/// the blocking PostgreSQL client must not run on an async thread).
+pub struct TestDb {
+    admin: String,
+    name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub fn create() -> Self {
+        let admin = std::env::var(PG_ENV).unwrap_or_else(|_| panic!("{PG_ENV} is not set"));
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let url = with_dbname(&admin, &name);
+        let (a, n) = (admin.clone(), name.clone());
+        std::thread::spawn(move || {
+            postgres::Client::connect(&a, postgres::NoTls)
+                .unwrap_or_else(|e| panic!("cannot connect to {PG_ENV}: {e}"))
+                .batch_execute(&format!("CREATE DATABASE {n}"))
+                .unwrap_or_else(|e| panic!("CREATE DATABASE {n}: {e}"));
+        })
+        .join()
+        .unwrap();
+        Self { admin, name, url }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            if let Ok(mut c) = postgres::Client::connect(&admin, postgres::NoTls) {
+                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        })
+        .join();
+    }
+}
+
+/// `url` with its database replaced by `db`.
+pub fn with_dbname(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
+    let mut out = format!("{}/{db}", &base[..path_start]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
@@ -27,24 +152,48 @@ pub struct TestApp {
     /// Seconds added to the wall clock as the server sees it.
     pub clock_offset: Arc<AtomicI64>,
     _dir: TempDir,
+    /// Dropped after the fields above, so after the test's own handle on the store.
+    _db: Option<TestDb>,
 }
 
-pub async fn spawn_app() -> TestApp {
-    spawn_app_with(Limits::default()).await
+/// A store of the given kind, fresh; the database (for PostgreSQL) goes with the app.
+pub async fn open_store(
+    backend: Backend,
+    dir: &std::path::Path,
+) -> (Arc<dyn Store>, Option<TestDb>) {
+    match backend {
+        Backend::Sqlite => (
+            Arc::new(SqliteStore::open(&dir.join("dss.sqlite3")).unwrap()),
+            None,
+        ),
+        Backend::Postgres => {
+            let db = tokio::task::spawn_blocking(TestDb::create).await.unwrap();
+            let url = db.url.clone();
+            let store = tokio::task::spawn_blocking(move || PostgresStore::open(&url))
+                .await
+                .unwrap()
+                .unwrap();
+            (Arc::new(store), Some(db))
+        }
+    }
 }
 
-pub async fn spawn_app_with(limits: Limits) -> TestApp {
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, Limits::default()).await
+}
+
+pub async fn spawn_app_with(backend: Backend, limits: Limits) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let keys = Arc::new(DevKeys::load_or_create(dir.path()).unwrap());
     let verifier = Verifier::new(VerifierConfig::default().with_dev_keys(&keys))
         .await
         .unwrap();
-    let store = SqliteStore::open(&dir.path().join("dss.sqlite3")).unwrap();
+    let (store, db) = open_store(backend, dir.path()).await;
     let offset = Arc::new(AtomicI64::new(0));
     let clock_offset = offset.clone();
-    let state = AppState::new(Arc::new(store), Arc::new(verifier), limits).with_clock(Arc::new(
-        move || Utc::now() + chrono::Duration::seconds(offset.load(Ordering::SeqCst)),
-    ));
+    let state = AppState::new(store, Arc::new(verifier), limits).with_clock(Arc::new(move || {
+        Utc::now() + chrono::Duration::seconds(offset.load(Ordering::SeqCst))
+    }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = router(state.clone());
@@ -61,6 +210,7 @@ pub async fn spawn_app_with(limits: Limits) -> TestApp {
         state,
         clock_offset,
         _dir: dir,
+        _db: db,
     }
 }
 

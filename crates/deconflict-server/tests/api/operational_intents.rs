@@ -2,9 +2,8 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn create_get_query_update_delete() {
-    let app = spawn_app().await;
+async fn create_get_query_update_delete(backend: Backend) {
+    let app = spawn_app(backend).await;
     let t = app.token("uss1", &[SC]);
     let id = new_id();
 
@@ -64,9 +63,8 @@ async fn create_get_query_update_delete() {
         .expect(409);
 }
 
-#[tokio::test]
-async fn a_conflict_lists_exactly_the_missing_intent_then_the_key_resolves_it() {
-    let app = spawn_app().await;
+async fn a_conflict_lists_exactly_the_missing_intent_then_the_key_resolves_it(backend: Backend) {
+    let app = spawn_app(backend).await;
     let t1 = app.token("uss1", &[SC]);
     let t2 = app.token("uss2", &[SC]);
     let (a, far) = (new_id(), new_id());
@@ -108,9 +106,8 @@ async fn a_conflict_lists_exactly_the_missing_intent_then_the_key_resolves_it() 
     accepted.expect(201);
 }
 
-#[tokio::test]
-async fn a_stale_ovn_is_a_conflict_and_changes_nothing() {
-    let app = spawn_app().await;
+async fn a_stale_ovn_is_a_conflict_and_changes_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
     let t = app.token("uss1", &[SC]);
     let id = new_id();
     let c = app
@@ -146,9 +143,8 @@ async fn a_stale_ovn_is_a_conflict_and_changes_nothing() {
     assert_eq!(oir["state"], "Accepted");
 }
 
-#[tokio::test]
-async fn another_manager_may_not_change_an_intent() {
-    let app = spawn_app().await;
+async fn another_manager_may_not_change_an_intent(backend: Backend) {
+    let app = spawn_app(backend).await;
     let t1 = app.token("uss1", &[SC]);
     let t2 = app.token("uss2", &[SC]);
     let id = new_id();
@@ -181,9 +177,8 @@ async fn another_manager_may_not_change_an_intent() {
     assert_eq!(now.body["operational_intent_reference"]["manager"], "uss1");
 }
 
-#[tokio::test]
-async fn an_implicit_subscription_is_created_and_deleted_with_its_intent() {
-    let app = spawn_app().await;
+async fn an_implicit_subscription_is_created_and_deleted_with_its_intent(backend: Backend) {
+    let app = spawn_app(backend).await;
     let t = app.token("uss1", &[SC]);
     let id = new_id();
     let c = app
@@ -211,3 +206,11 @@ async fn an_implicit_subscription_is_created_and_deleted_with_its_intent() {
         .expect(200);
     app.get(&format!("{SUB}/{sub}"), &t).await.expect(404);
 }
+
+backend_tests!(
+    create_get_query_update_delete,
+    a_conflict_lists_exactly_the_missing_intent_then_the_key_resolves_it,
+    a_stale_ovn_is_a_conflict_and_changes_nothing,
+    another_manager_may_not_change_an_intent,
+    an_implicit_subscription_is_created_and_deleted_with_its_intent,
+);

@@ -1,5 +1,8 @@
 //! Timeouts, an unavailable store and the body limit, with a store wrapper that can be made
-//! slow or failing (it delegates everything else to the real SQLite store).
+//! slow or failing (it delegates everything else to the real SQLite store). The wrapper's tests
+//! run on SQLite only (what they check is the server's handling of a slow or failing store, the
+//! same for any backend; a real PostgreSQL outage is `deconflict-cli/tests/pool.rs`); the body
+//! limit runs on both.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -56,7 +59,7 @@ impl Store for Faulty {
 }
 
 async fn faulty_app(limits: Limits) -> (TestApp, Arc<Faulty>) {
-    let mut app = spawn_app_with(limits).await;
+    let mut app = spawn_app_with(Backend::Sqlite, limits).await;
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Faulty {
         inner: SqliteStore::open(&dir.path().join("faulty.sqlite3")).unwrap(),
@@ -107,13 +110,12 @@ async fn an_unavailable_store_is_503_without_details() {
     assert!(!r.text.contains("secret"), "{}", r.text);
 }
 
-#[tokio::test]
-async fn a_body_over_the_configured_limit_is_413() {
+async fn a_body_over_the_configured_limit_is_413(backend: Backend) {
     let limits = Limits {
         max_body_bytes: 2048,
         ..Limits::default()
     };
-    let app = spawn_app_with(limits).await;
+    let app = spawn_app_with(backend, limits).await;
     let t = app.token("uss1", &[SC]);
     let id = new_id();
     let mut body = intent(here(), &[]);
@@ -139,9 +141,8 @@ async fn a_body_over_the_configured_limit_is_413() {
     app.get(&format!("{OI}/{id}"), &t).await.expect(404);
 }
 
-#[tokio::test]
-async fn a_body_under_the_default_limit_is_accepted_even_above_axums_own_default() {
-    let app = spawn_app().await;
+async fn a_body_under_the_default_limit_is_accepted_even_above_axums_own_default(backend: Backend) {
+    let app = spawn_app(backend).await;
     let t = app.token("uss1", &[SC]);
     let mut body = intent(here(), &[]);
     body["padding"] = json!("x".repeat(3 * 1024 * 1024));
@@ -149,3 +150,8 @@ async fn a_body_under_the_default_limit_is_accepted_even_above_axums_own_default
         .await
         .expect(201);
 }
+
+backend_tests!(
+    a_body_over_the_configured_limit_is_413,
+    a_body_under_the_default_limit_is_accepted_even_above_axums_own_default,
+);

@@ -1,18 +1,26 @@
 use std::time::Duration;
 
 use deconflict_auth::{DevKeys, DEV_ISSUER};
+use deconflict_server::config::StoreConfig;
 use deconflict_server::{Config, Server};
 
 use crate::helpers::*;
 
-/// The whole `serve` path: config, dev keys from the data directory, SQLite, purge task,
-/// graceful shutdown.
-#[tokio::test]
-async fn serve_answers_then_stops_when_asked() {
+/// The whole `serve` path: config, dev keys from the data directory, the configured store
+/// (opened, and for PostgreSQL migrated, by the server itself), purge task, graceful shutdown.
+async fn serve_answers_then_stops_when_asked(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
+    let db = (backend == Backend::Postgres).then(TestDb::create);
+    let store = match &db {
+        None => StoreConfig::Sqlite,
+        Some(db) => StoreConfig::Postgres {
+            url: db.url.clone(),
+        },
+    };
     let config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().join("data"),
+        store,
         dev: true,
         purge_interval: Duration::from_secs(1),
         ..Config::default()
@@ -63,3 +71,5 @@ async fn outside_dev_mode_no_audience_is_a_startup_error() {
     let err = Server::bind(config).await.err().expect("refused");
     assert!(err.to_string().contains("audience"), "{err}");
 }
+
+backend_tests!(serve_answers_then_stops_when_asked);

@@ -2,9 +2,8 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn create_get_query_update_delete() {
-    let app = spawn_app().await;
+async fn create_get_query_update_delete(backend: Backend) {
+    let app = spawn_app(backend).await;
     let t = app.token("uss1", &[SC, CP]);
     let id = new_id();
 
@@ -69,9 +68,8 @@ async fn create_get_query_update_delete() {
     app.get(&format!("{SUB}/{id}"), &t).await.expect(404);
 }
 
-#[tokio::test]
-async fn a_flag_needs_its_scope() {
-    let app = spawn_app().await;
+async fn a_flag_needs_its_scope(backend: Backend) {
+    let app = spawn_app(backend).await;
     let sc_only = app.token("uss1", &[SC]);
     app.put(
         &format!("{SUB}/{}", new_id()),
@@ -97,9 +95,8 @@ fn subscribers(body: &Value) -> Vec<(String, i64)> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_change_notifies_intersecting_subscriptions_once_each() {
-    let app = spawn_app().await;
+async fn a_change_notifies_intersecting_subscriptions_once_each(backend: Backend) {
+    let app = spawn_app(backend).await;
     let watcher = app.token("uss2", &[SC]);
     let (near, far) = (new_id(), new_id());
     app.put(
@@ -148,3 +145,9 @@ async fn a_change_notifies_intersecting_subscriptions_once_each() {
     let s = app.get(&format!("{SUB}/{far}"), &watcher).await;
     assert_eq!(s.body["subscription"]["notification_index"], 0);
 }
+
+backend_tests!(
+    create_get_query_update_delete,
+    a_flag_needs_its_scope,
+    a_change_notifies_intersecting_subscriptions_once_each,
+);

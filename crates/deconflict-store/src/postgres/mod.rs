@@ -67,7 +67,8 @@ impl Default for PostgresOptions {
 
 /// The DSS store on PostgreSQL (or CockroachDB, YugabyteDB). Cheap to share: it holds a pool.
 pub struct PostgresStore {
-    pool: Pool<Manager>,
+    /// Always `Some` until dropped; see the `Drop` impl.
+    pool: Option<Pool<Manager>>,
     /// Where the database is, without credentials, for error messages.
     target: String,
     max_attempts: u32,
@@ -202,8 +203,8 @@ impl PostgresStore {
             .connection_timeout(options.connect_timeout)
             .connection_customizer(Box::new(Setup))
             .build_unchecked(PostgresConnectionManager::new(config, NoTls));
-        let store = Self {
-            pool,
+        let mut store = Self {
+            pool: Some(pool),
             target,
             max_attempts: options.max_attempts.max(1),
             retries: AtomicU64::new(0),
@@ -214,10 +215,8 @@ impl PostgresStore {
         schema::run(&mut conn)?;
         let version: String = conn.query_one("SELECT version()", &[])?.try_get(0)?;
         drop(conn);
-        Ok(Self {
-            flavour: Flavour::of(&version),
-            ..store
-        })
+        store.flavour = Flavour::of(&version);
+        Ok(store)
     }
 
     /// Where the store is (`host:port/database`).
@@ -242,7 +241,11 @@ impl PostgresStore {
     }
 
     fn conn(&self) -> Result<PooledConnection<Manager>, PgError> {
-        self.pool.get().map_err(|e| PgError::Unreachable {
+        let pool = self.pool.as_ref().ok_or_else(|| PgError::Unreachable {
+            target: self.target.clone(),
+            cause: "the store is closed".into(),
+        })?;
+        pool.get().map_err(|e| PgError::Unreachable {
             target: self.target.clone(),
             cause: e.to_string(),
         })
@@ -339,6 +342,23 @@ impl PostgresStore {
                         other => other,
                     });
                 }
+            }
+        }
+    }
+}
+
+/// Closing a connection of the blocking client runs a small runtime of its own, which panics on
+/// a thread that drives async tasks (as when a server drops its state at shutdown). The pool is
+/// therefore dropped, and its connections closed, on a thread of its own.
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            let closed = std::thread::Builder::new()
+                .name("deconflict-pg-close".into())
+                .spawn(move || drop(pool))
+                .map(std::thread::JoinHandle::join);
+            if !matches!(closed, Ok(Ok(()))) {
+                tracing::warn!("closing the PostgreSQL connections failed");
             }
         }
     }
