@@ -15,17 +15,16 @@ use crate::model::{
 };
 use crate::store::{Change, Expired, ReadTx, Tx};
 
-/// Entities of one kind, by id and by extent.
+/// Entities of one kind, by id and by extent. The index holds the entities themselves and
+/// tests candidates on their own prepared volumes, so nothing is stored twice.
 #[derive(Debug)]
 pub struct Table<E> {
-    rows: HashMap<EntityId, Arc<E>>,
-    index: SpatialIndex<EntityId>,
+    index: SpatialIndex<EntityId, Arc<E>>,
 }
 
 impl<E: Located> Default for Table<E> {
     fn default() -> Self {
         Self {
-            rows: HashMap::new(),
             index: SpatialIndex::new(),
         }
     }
@@ -33,44 +32,39 @@ impl<E: Located> Default for Table<E> {
 
 impl<E: Located> Table<E> {
     /// Builds a table in one pass, which is much faster than inserting one at a time.
-    pub fn bulk(items: Vec<Arc<E>>) -> Self {
-        let index = SpatialIndex::bulk_load(
-            items
-                .iter()
-                .map(|e| (e.id(), e.extents().prepared.to_vec()))
-                .collect(),
-        );
-        let rows = items.into_iter().map(|e| (e.id(), e)).collect();
-        Self { rows, index }
+    pub fn bulk(items: Vec<Arc<E>>) -> Self
+    where
+        E: Send + Sync,
+    {
+        Self {
+            index: SpatialIndex::bulk_load(items.into_iter().map(|e| (e.id(), e)).collect()),
+        }
     }
     pub fn get(&self, id: EntityId) -> Option<Arc<E>> {
-        self.rows.get(&id).cloned()
+        self.index.get(&id).cloned()
     }
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.index.len()
     }
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.index.is_empty()
     }
     pub fn intersecting(&self, area: &[PreparedVolume]) -> Vec<Arc<E>> {
         self.index
-            .query(area)
+            .query_entries(area)
             .into_iter()
-            .filter_map(|id| self.rows.get(&id).cloned())
+            .map(|(_, e)| e.clone())
             .collect()
     }
     pub fn put(&mut self, e: Arc<E>) {
-        self.index.insert(e.id(), e.extents().prepared.to_vec());
-        self.rows.insert(e.id(), e);
+        self.index.insert(e.id(), e);
     }
     pub fn remove(&mut self, id: EntityId) {
-        if self.rows.remove(&id).is_some() {
-            self.index.remove(&id);
-        }
+        self.index.remove(&id);
     }
     /// Ids of entities whose extents ended before `cutoff`.
     pub fn ended_before(&self, cutoff: Timestamp) -> Vec<EntityId> {
-        self.rows
+        self.index
             .values()
             .filter(|e| e.extents().end < cutoff)
             .map(|e| e.id())

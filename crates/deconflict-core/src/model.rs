@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use deconflict_geo::{PreparedVolume, Volume4};
+use deconflict_geo::{PreparedVolume, Volume4, Volumes};
 
 use crate::ids::{EntityId, Ovn};
 
@@ -144,7 +144,7 @@ pub struct Report {
 }
 
 /// Anything stored that the rules can look up by id and by area.
-pub trait Located {
+pub trait Located: Volumes {
     fn id(&self) -> EntityId;
     fn extents(&self) -> &Extents;
 }
@@ -154,6 +154,9 @@ macro_rules! located {
         impl Located for $t {
             fn id(&self) -> EntityId { self.id }
             fn extents(&self) -> &Extents { &self.extents }
+        }
+        impl Volumes for $t {
+            fn volumes(&self) -> &[PreparedVolume] { &self.extents.prepared }
         }
     )*};
 }

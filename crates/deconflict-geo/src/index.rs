@@ -1,17 +1,49 @@
 //! A spatio-temporal index of entities, each owning one or more prepared volumes.
 //!
 //! An R-tree over 5-D boxes (the 3-D box of each volume's bounding cap on the sphere, altitude,
-//! time) finds candidates; the exact test then decides. Working in 3-D rather than in
-//! latitude/longitude means there is no antimeridian or pole to special-case. The boxes are
-//! padded so that the tree never drops a pair the exact test would accept, which keeps
-//! [`SpatialIndex::query`] equal to a brute-force scan with [`any_intersects`](crate::any_intersects).
+//! time) finds candidates; the exact test then decides, on the volumes the entity itself holds
+//! (the index keeps no copy of them). Working in 3-D rather than in latitude/longitude means
+//! there is no antimeridian or pole to special-case. The boxes are padded so that the tree never
+//! drops a pair the exact test would accept, which keeps [`SpatialIndex::query`] equal to a
+//! brute-force scan with [`any_intersects`](crate::any_intersects).
 
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
+use std::sync::Arc;
 
 use rstar::{RTree, RTreeObject, AABB};
 
 use crate::prepared::{intersects, PreparedVolume};
+
+/// Something the index can file: it owns the prepared volumes it is found by.
+pub trait Volumes {
+    /// The volumes; they must not change while the value is in an index.
+    fn volumes(&self) -> &[PreparedVolume];
+}
+
+impl Volumes for [PreparedVolume] {
+    fn volumes(&self) -> &[PreparedVolume] {
+        self
+    }
+}
+
+impl Volumes for Vec<PreparedVolume> {
+    fn volumes(&self) -> &[PreparedVolume] {
+        self
+    }
+}
+
+impl<T: Volumes + ?Sized> Volumes for Box<T> {
+    fn volumes(&self) -> &[PreparedVolume] {
+        (**self).volumes()
+    }
+}
+
+impl<T: Volumes + ?Sized> Volumes for Arc<T> {
+    fn volumes(&self) -> &[PreparedVolume] {
+        (**self).volumes()
+    }
+}
 
 /// One R-tree leaf: a volume's box, its entity and its position in the entity's list.
 #[derive(Clone, Debug, PartialEq)]
@@ -29,14 +61,14 @@ impl<K> RTreeObject for Entry<K> {
     }
 }
 
-/// Entities keyed by `K`, searchable by 4-D volume.
+/// Entities of type `V` keyed by `K`, searchable by 4-D volume.
 #[derive(Clone, Debug)]
-pub struct SpatialIndex<K> {
+pub struct SpatialIndex<K, V> {
     tree: RTree<Entry<K>>,
-    volumes: HashMap<K, Box<[PreparedVolume]>>,
+    items: HashMap<K, V>,
 }
 
-impl<K: Copy + Eq + Hash> Default for SpatialIndex<K> {
+impl<K: Copy + Eq + Hash, V: Volumes> Default for SpatialIndex<K, V> {
     fn default() -> Self {
         Self::new()
     }
@@ -53,71 +85,117 @@ fn entries<K: Copy>(
     })
 }
 
-impl<K: Copy + Eq + Hash> SpatialIndex<K> {
+impl<K: Copy + Eq + Hash, V: Volumes> SpatialIndex<K, V> {
     /// An empty index.
     pub fn new() -> Self {
         Self {
             tree: RTree::new(),
-            volumes: HashMap::new(),
+            items: HashMap::new(),
         }
     }
 
     /// An index of `items`, built in one pass (much faster than inserting one by one). When a
     /// key appears more than once, the last occurrence wins, as with [`SpatialIndex::insert`].
-    pub fn bulk_load(items: Vec<(K, Vec<PreparedVolume>)>) -> Self {
-        let mut volumes = HashMap::with_capacity(items.len());
-        for (key, vols) in items {
-            volumes.insert(key, vols.into_boxed_slice());
+    ///
+    /// Uses every core: the boxes are computed in parallel, then the R-tree is built on one
+    /// thread while the map is filled on this one.
+    pub fn bulk_load(items: Vec<(K, V)>) -> Self
+    where
+        K: Send + Sync,
+        V: Sync,
+    {
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let chunk = items.len().div_ceil(threads).max(1);
+        let all: Vec<Entry<K>> = std::thread::scope(|scope| {
+            let parts: Vec<_> = items
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .flat_map(|(key, value)| entries(*key, value.volumes()))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            let mut all = Vec::new();
+            for part in parts {
+                // A panic in `envelope` would be a bug; pass it on.
+                match part.join() {
+                    Ok(part) => all.extend(part),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            all
+        });
+        let count = items.len();
+        let (tree, map) = std::thread::scope(|scope| {
+            let tree = scope.spawn(move || RTree::bulk_load(all));
+            let mut map = HashMap::with_capacity(count);
+            for (key, value) in items {
+                map.insert(key, value);
+            }
+            match tree.join() {
+                Ok(tree) => (tree, map),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        });
+        if map.len() == count {
+            return Self { tree, items: map };
         }
-        let all: Vec<Entry<K>> = volumes
+        // Some keys were repeated: file only the volumes of the occurrences that were kept.
+        let all: Vec<Entry<K>> = map
             .iter()
-            .flat_map(|(key, vols)| entries(*key, vols))
+            .flat_map(|(key, value)| entries(*key, value.volumes()))
             .collect();
         Self {
             tree: RTree::bulk_load(all),
-            volumes,
+            items: map,
         }
     }
 
-    /// Adds an entity, replacing any entity already filed under `key`. An entity with no
-    /// volumes is kept (it counts in [`len`](Self::len)) but no query finds it.
-    pub fn insert(&mut self, key: K, volumes: Vec<PreparedVolume>) {
-        self.remove(&key);
-        for entry in entries(key, &volumes) {
+    /// Adds an entity, replacing (and returning) any entity already filed under `key`. An
+    /// entity with no volumes is kept (it counts in [`len`](Self::len)) but no query finds it.
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        let old = self.remove(&key);
+        for entry in entries(key, value.volumes()) {
             self.tree.insert(entry);
         }
-        self.volumes.insert(key, volumes.into_boxed_slice());
+        self.items.insert(key, value);
+        old
     }
 
-    /// Removes an entity; returns whether it was there.
-    pub fn remove(&mut self, key: &K) -> bool {
-        let Some(old) = self.volumes.remove(key) else {
-            return false;
-        };
-        for entry in entries(*key, &old) {
+    /// Removes an entity and returns it, if it was there.
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        let old = self.items.remove(key)?;
+        for entry in entries(*key, old.volumes()) {
             self.tree.remove(&entry);
         }
-        true
+        Some(old)
     }
 
     /// Number of entities.
     pub fn len(&self) -> usize {
-        self.volumes.len()
+        self.items.len()
     }
 
     /// Whether the index holds no entity.
     pub fn is_empty(&self) -> bool {
-        self.volumes.is_empty()
+        self.items.is_empty()
     }
 
-    /// The volumes filed under `key`.
-    pub fn get(&self, key: &K) -> Option<&[PreparedVolume]> {
-        self.volumes.get(key).map(|v| &v[..])
+    /// The entity filed under `key`.
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.items.get(key)
     }
 
-    /// Keys of the entities with at least one volume that exactly intersects at least one
-    /// volume of `query`, each once, in no particular order.
-    pub fn query(&self, query: &[PreparedVolume]) -> Vec<K> {
+    /// Every entity, in no particular order.
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.items.values()
+    }
+
+    /// The entities with at least one volume that exactly intersects at least one volume of
+    /// `query`, each once with its key, in no particular order.
+    pub fn query_entries(&self, query: &[PreparedVolume]) -> Vec<(K, &V)> {
         let mut found = HashSet::new();
         let mut out = Vec::new();
         for q in query {
@@ -125,17 +203,27 @@ impl<K: Copy + Eq + Hash> SpatialIndex<K> {
                 if found.contains(&entry.key) {
                     continue;
                 }
-                let hit = self
-                    .volumes
-                    .get(&entry.key)
-                    .and_then(|v| v.get(entry.volume as usize))
+                let Some(value) = self.items.get(&entry.key) else {
+                    continue;
+                };
+                let hit = value
+                    .volumes()
+                    .get(entry.volume as usize)
                     .is_some_and(|v| intersects(q, v));
                 if hit {
                     found.insert(entry.key);
-                    out.push(entry.key);
+                    out.push((entry.key, value));
                 }
             }
         }
         out
+    }
+
+    /// Keys of the entities [`query_entries`](Self::query_entries) finds.
+    pub fn query(&self, query: &[PreparedVolume]) -> Vec<K> {
+        self.query_entries(query)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect()
     }
 }

@@ -65,7 +65,7 @@ mod volume;
 
 pub use covers::covers;
 pub use error::{AltitudeBound, Field, GeoError, PointRef};
-pub use index::SpatialIndex;
+pub use index::{SpatialIndex, Volumes};
 pub use prepared::{any_intersects, intersects, PreparedVolume};
 pub use volume::{AltitudeRange, LatLng, Shape, ShapeLimits, TimeRange, Volume4};
 

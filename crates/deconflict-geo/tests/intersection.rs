@@ -231,15 +231,15 @@ fn index_insert_replace_remove_and_query() {
     assert_eq!(index.len(), 3);
     assert_eq!(index.query(&q), vec![2]);
 
-    assert!(index.remove(&2));
-    assert!(!index.remove(&2));
+    assert!(index.remove(&2).is_some());
+    assert!(index.remove(&2).is_none());
     assert!(index.query(&q).is_empty());
     assert_eq!(index.len(), 2);
 
     let mut far = index.query(&[shape(rect(3.0, 3.0, 3.001, 3.001))]);
     far.sort_unstable();
     assert_eq!(far, vec![1, 3]);
-    assert_eq!(index.get(&1).map(<[_]>::len), Some(1));
+    assert_eq!(index.get(&1).map(Vec::len), Some(1));
 }
 
 #[test]

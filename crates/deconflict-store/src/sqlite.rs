@@ -5,7 +5,9 @@
 //! crash of the process or of the machine.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use chrono::SecondsFormat;
 use deconflict_core::ids::{EntityId, Ovn};
@@ -104,79 +106,231 @@ fn extents_of(blob: &[u8]) -> Result<deconflict_core::model::Extents, StoreError
     stored_extents(volumes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// Rows handed to a converting thread at a time.
+const CHUNK_ROWS: usize = 4096;
+
+/// Runs `sql` and turns every row into an entity: this thread steps through the rows on the
+/// one connection and copies the columns out (`read`), while one thread per core does the
+/// CPU-bound part (`convert`: decoding and preparing the geometry), chunk by chunk.
+fn load_rows<R, E>(
+    conn: &Connection,
+    sql: &str,
+    read: impl Fn(&rusqlite::Row<'_>) -> Result<R, StoreError>,
+    convert: impl Fn(R) -> Result<E, StoreError> + Sync,
+) -> Result<Vec<Arc<E>>, StoreError>
+where
+    R: Send,
+    E: Send + Sync,
+{
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<R>>(2 * workers);
+    let rx = Mutex::new(rx);
+    let failed = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| -> Result<Vec<Arc<E>>, StoreError> {
+                    let mut out = Vec::new();
+                    loop {
+                        let chunk = match rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => break,
+                        };
+                        let Ok(chunk) = chunk else { break };
+                        for raw in chunk {
+                            match convert(raw) {
+                                Ok(e) => out.push(Arc::new(e)),
+                                Err(e) => {
+                                    failed.store(true, Ordering::Relaxed);
+                                    return Err(e);
+                                }
+                            }
+                        }
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        let reading = (|| {
+            let mut stmt = conn.prepare(sql)?;
+            let mut rows = stmt.query([])?;
+            let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+            while let Some(r) = rows.next()? {
+                chunk.push(read(r)?);
+                if chunk.len() == CHUNK_ROWS {
+                    if failed.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_ROWS));
+                    if tx.send(full).is_err() {
+                        break;
+                    }
+                }
+            }
+            if !chunk.is_empty() {
+                let _ = tx.send(chunk);
+            }
+            Ok(())
+        })();
+        drop(tx);
+        let mut all = Vec::new();
+        let mut first_error = reading.err();
+        for h in handles {
+            match h.join() {
+                Ok(Ok(part)) => {
+                    if all.is_empty() {
+                        all = part;
+                    } else {
+                        all.extend(part);
+                    }
+                }
+                Ok(Err(e)) => {
+                    first_error.get_or_insert(e);
+                }
+                Err(_) => {
+                    first_error
+                        .get_or_insert(StoreError::Corrupt("a loading thread panicked".into()));
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(all),
+        }
+    })
+}
+
+fn blob(r: &rusqlite::Row<'_>, i: usize) -> Result<Vec<u8>, StoreError> {
+    Ok(r.get_ref(i)?
+        .as_blob()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?
+        .to_vec())
+}
+
 /// Reads the whole database into memory.
 pub fn load(conn: &Connection) -> Result<MemState, StoreError> {
-    let mut ois = Vec::new();
-    let mut stmt = conn.prepare(
+    let started = Instant::now();
+    struct OiRow {
+        id: String,
+        manager: String,
+        version: i32,
+        ovn: String,
+        state: String,
+        uss_base_url: String,
+        sub: Option<String>,
+        extents: Vec<u8>,
+    }
+    let ois = load_rows(
+        conn,
         "SELECT id, manager, version, ovn, state, uss_base_url, subscription_id, extents FROM operational_intents",
+        |r| {
+            Ok(OiRow {
+                id: r.get(0)?,
+                manager: r.get(1)?,
+                version: r.get(2)?,
+                ovn: r.get(3)?,
+                state: r.get(4)?,
+                uss_base_url: r.get(5)?,
+                sub: r.get(6)?,
+                extents: blob(r, 7)?,
+            })
+        },
+        |r| {
+            Ok(OperationalIntent {
+                id: id_of(r.id)?,
+                manager: r.manager,
+                version: r.version,
+                ovn: Ovn(r.ovn),
+                state: OiState::parse(&r.state)
+                    .ok_or_else(|| StoreError::Corrupt(format!("bad state {}", r.state)))?,
+                uss_base_url: r.uss_base_url,
+                subscription_id: r.sub.map(id_of).transpose()?,
+                extents: extents_of(&r.extents)?,
+            })
+        },
     )?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        let state: String = r.get(4)?;
-        let sub: Option<String> = r.get(6)?;
-        ois.push(Arc::new(OperationalIntent {
-            id: id_of(r.get(0)?)?,
-            manager: r.get(1)?,
-            version: r.get(2)?,
-            ovn: Ovn(r.get(3)?),
-            state: OiState::parse(&state)
-                .ok_or_else(|| StoreError::Corrupt(format!("bad state {state}")))?,
-            uss_base_url: r.get(5)?,
-            subscription_id: sub.map(id_of).transpose()?,
-            extents: extents_of(
-                r.get_ref(7)?
-                    .as_blob()
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            )?,
-        }));
+    struct ConstraintRow {
+        id: String,
+        manager: String,
+        version: i32,
+        ovn: String,
+        uss_base_url: String,
+        extents: Vec<u8>,
     }
-    let mut constraints = Vec::new();
-    let mut stmt =
-        conn.prepare("SELECT id, manager, version, ovn, uss_base_url, extents FROM constraints")?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        constraints.push(Arc::new(Constraint {
-            id: id_of(r.get(0)?)?,
-            manager: r.get(1)?,
-            version: r.get(2)?,
-            ovn: Ovn(r.get(3)?),
-            uss_base_url: r.get(4)?,
-            extents: extents_of(
-                r.get_ref(5)?
-                    .as_blob()
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            )?,
-        }));
+    let constraints = load_rows(
+        conn,
+        "SELECT id, manager, version, ovn, uss_base_url, extents FROM constraints",
+        |r| {
+            Ok(ConstraintRow {
+                id: r.get(0)?,
+                manager: r.get(1)?,
+                version: r.get(2)?,
+                ovn: r.get(3)?,
+                uss_base_url: r.get(4)?,
+                extents: blob(r, 5)?,
+            })
+        },
+        |r| {
+            Ok(Constraint {
+                id: id_of(r.id)?,
+                manager: r.manager,
+                version: r.version,
+                ovn: Ovn(r.ovn),
+                uss_base_url: r.uss_base_url,
+                extents: extents_of(&r.extents)?,
+            })
+        },
+    )?;
+    struct SubRow {
+        id: String,
+        manager: String,
+        version: String,
+        notification_index: i32,
+        uss_base_url: String,
+        notify_for_operational_intents: bool,
+        notify_for_constraints: bool,
+        implicit: bool,
+        deps: String,
+        extents: Vec<u8>,
     }
-    let mut subs = Vec::new();
-    let mut stmt = conn.prepare(
+    let subs = load_rows(
+        conn,
         "SELECT id, manager, version, notification_index, uss_base_url, notify_for_operational_intents, \
          notify_for_constraints, implicit, dependent_operational_intents, extents FROM subscriptions",
+        |r| {
+            Ok(SubRow {
+                id: r.get(0)?,
+                manager: r.get(1)?,
+                version: r.get(2)?,
+                notification_index: r.get(3)?,
+                uss_base_url: r.get(4)?,
+                notify_for_operational_intents: r.get(5)?,
+                notify_for_constraints: r.get(6)?,
+                implicit: r.get(7)?,
+                deps: r.get(8)?,
+                extents: blob(r, 9)?,
+            })
+        },
+        |r| {
+            Ok(Subscription {
+                id: id_of(r.id)?,
+                manager: r.manager,
+                version: r.version,
+                notification_index: r.notification_index,
+                uss_base_url: r.uss_base_url,
+                notify_for_operational_intents: r.notify_for_operational_intents,
+                notify_for_constraints: r.notify_for_constraints,
+                implicit: r.implicit,
+                dependent_operational_intents: r
+                    .deps
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(|s| id_of(s.to_owned()))
+                    .collect::<Result<_, _>>()?,
+                extents: extents_of(&r.extents)?,
+            })
+        },
     )?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        let deps: String = r.get(8)?;
-        subs.push(Arc::new(Subscription {
-            id: id_of(r.get(0)?)?,
-            manager: r.get(1)?,
-            version: r.get(2)?,
-            notification_index: r.get(3)?,
-            uss_base_url: r.get(4)?,
-            notify_for_operational_intents: r.get(5)?,
-            notify_for_constraints: r.get(6)?,
-            implicit: r.get(7)?,
-            dependent_operational_intents: deps
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(|s| id_of(s.to_owned()))
-                .collect::<Result<_, _>>()?,
-            extents: extents_of(
-                r.get_ref(9)?
-                    .as_blob()
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            )?,
-        }));
-    }
     let mut availability = std::collections::HashMap::new();
     let mut stmt = conn.prepare("SELECT uss, availability, version FROM uss_availability")?;
     let mut rows = stmt.query([])?;
@@ -193,12 +347,25 @@ pub fn load(conn: &Connection) -> Result<MemState, StoreError> {
             },
         );
     }
-    Ok(MemState {
-        operational_intents: Table::bulk(ois),
-        constraints: Table::bulk(constraints),
-        subscriptions: Table::bulk(subs),
-        availability,
-    })
+    let read = started.elapsed();
+    let (counts, mem) = (
+        (ois.len(), constraints.len(), subs.len()),
+        MemState {
+            operational_intents: Table::bulk(ois),
+            constraints: Table::bulk(constraints),
+            subscriptions: Table::bulk(subs),
+            availability,
+        },
+    );
+    tracing::info!(
+        operational_intents = counts.0,
+        constraints = counts.1,
+        subscriptions = counts.2,
+        read_s = read.as_secs_f64(),
+        index_s = (started.elapsed() - read).as_secs_f64(),
+        "store loaded into memory"
+    );
+    Ok(mem)
 }
 
 fn end_us(e: &deconflict_core::model::Extents) -> i64 {
