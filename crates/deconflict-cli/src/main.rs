@@ -4,6 +4,7 @@
 mod client;
 mod dev;
 mod logging;
+mod migrate;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -19,6 +20,8 @@ struct Cli {
 enum Command {
     /// Run the DSS.
     Serve(deconflict_server::ServeArgs),
+    /// Bring the store's schema up to this version (serve does it too) and print the version.
+    Migrate(migrate::MigrateArgs),
     /// Print an access token signed by the local dev key (for a server run with --dev).
     DevToken(dev::TokenArgs),
     /// Serve a dummy OAuth server (InterUSS interface) that signs with the local dev key.
@@ -40,6 +43,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
+        Command::Migrate(args) => tokio::task::spawn_blocking(move || migrate::run(args)).await?,
         Command::DevToken(args) => dev::token(args),
         Command::DevOauth(args) => dev::oauth(args).await,
         Command::Intent(cmd) => client::intent(cmd).await,

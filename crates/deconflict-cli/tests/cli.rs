@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::process::Command;
 
 use deconflict_auth::{DevKeys, Verifier, VerifierConfig};
@@ -80,4 +82,74 @@ fn serve_refuses_a_bad_configuration() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn migrate_creates_or_upgrades_a_sqlite_database_and_prints_its_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = || deconflict(&["migrate", "--data-dir", data.to_str().unwrap()]);
+    let first = run();
+    let stdout = String::from_utf8_lossy(&first.stdout).into_owned();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(data.join("deconflict.sqlite3").exists());
+    assert!(stdout.contains("store: sqlite"), "{stdout}");
+    assert!(stdout.contains("applied: 1"), "{stdout}");
+    let version = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("schema version: "))
+        .unwrap_or_else(|| panic!("no version in {stdout}"))
+        .to_owned();
+    assert!(version.parse::<u32>().unwrap() >= 1, "{stdout}");
+    let again = run();
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(again.status.success());
+    assert!(stdout.contains("applied: none"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("schema version: {version}")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn migrate_applies_the_postgres_schema_once_and_never_prints_the_password() {
+    if !common::available(
+        "cli::migrate_applies_the_postgres_schema_once",
+        &[common::PG_ENV],
+    ) {
+        return;
+    }
+    let db = common::TestDb::create();
+    let password = db
+        .url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .and_then(|(user, _)| user.split_once(':'))
+        .map(|(_, pw)| pw.to_owned());
+    let run = || deconflict(&["migrate", "--store", &db.url]);
+    let first = run();
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&first.stdout),
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(first.status.success(), "{out}");
+    assert!(out.contains("applied: 1"), "{out}");
+    assert!(out.contains("schema version: "), "{out}");
+    if let Some(pw) = password.filter(|p| !p.is_empty()) {
+        assert!(!out.contains(&pw), "the password is printed: {out}");
+    }
+    let again = run();
+    assert!(String::from_utf8_lossy(&again.stdout).contains("applied: none"));
+
+    // An unreachable server is an error naming it, and a failure status.
+    let down = deconflict(&["migrate", "--store", "postgres://u:pw@127.0.0.1:1/x"]);
+    assert!(!down.status.success());
+    let err = String::from_utf8_lossy(&down.stderr);
+    assert!(err.contains("127.0.0.1:1/x"), "{err}");
+    assert!(!err.contains(":pw@"), "{err}");
 }

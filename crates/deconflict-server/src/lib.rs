@@ -1,7 +1,8 @@
 //! The HTTP face of the deconflict DSS (ASTM F3548-21): [`router`] serves every `/dss/v1`
 //! path of `utm.yaml` plus `/healthy` and the InterUSS `/aux/v1` endpoints over an
-//! [`AppState`]; [`serve`] runs it with the SQLite store, a token verifier, the expiry purge
-//! and graceful shutdown, from a [`Config`].
+//! [`AppState`]; [`serve`] runs it with the configured store (embedded SQLite, or PostgreSQL
+//! for a pool of instances), a token verifier, the expiry purge and graceful shutdown, from a
+//! [`Config`].
 //!
 //! One request: the [`extract::Authorized`] extractor verifies the bearer token and the
 //! route's scopes; [`extract::Json`] decodes the body, naming the field of any error;
@@ -20,5 +21,5 @@ pub mod state;
 pub use config::{Config, ServeArgs};
 pub use error::ApiError;
 pub use routes::router;
-pub use serve::{serve, shutdown_signal, ServeError, Server};
+pub use serve::{serve, shutdown_signal, ServeError, Server, DATABASE_FILE};
 pub use state::AppState;
