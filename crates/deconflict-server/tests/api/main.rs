@@ -1,5 +1,6 @@
-//! Full-stack tests: the real router on a real port, a real SQLite store in a temporary
-//! directory, and real tokens signed by a dev key.
+//! Full-stack tests: the real router on a real port, a real store, and real tokens signed by a
+//! dev key. Every test that goes through the store runs twice, `on_sqlite` (a temporary
+//! folder) and `on_postgres` (a fresh database on `DECONFLICT_TEST_POSTGRES`); see `helpers.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
