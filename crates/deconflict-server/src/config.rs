@@ -96,7 +96,9 @@ pub struct ServeArgs {
 pub struct FileConfig {
     pub listen: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,
-    pub store: Option<StoreConfig>,
+    /// Checked in [`Config::merge`], not while parsing: a TOML error quotes the line, and this
+    /// one may hold a password.
+    pub store: Option<String>,
     #[serde(default)]
     pub public_key: Vec<PathBuf>,
     pub jwks_url: Option<String>,
@@ -150,8 +152,7 @@ impl Default for Config {
 }
 
 /// Where the DSS keeps its data.
-#[derive(Clone, PartialEq, Eq, Default, Deserialize)]
-#[serde(try_from = "String")]
+#[derive(Clone, PartialEq, Eq, Default)]
 pub enum StoreConfig {
     /// The embedded SQLite database (`deconflict.sqlite3`) in the data directory: one instance.
     #[default]
@@ -187,13 +188,6 @@ impl StoreConfig {
             Self::Sqlite => "sqlite".to_owned(),
             Self::Postgres { url } => redact(url),
         }
-    }
-}
-
-impl TryFrom<String> for StoreConfig {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, String> {
-        Self::parse(&value)
     }
 }
 
@@ -301,7 +295,16 @@ impl Config {
                 .clone()
                 .or(file.data_dir)
                 .unwrap_or(d.data_dir),
-            store: args.store.clone().or(file.store).unwrap_or(d.store),
+            store: match (&args.store, &file.store) {
+                (Some(store), _) => store.clone(),
+                (None, Some(text)) => {
+                    StoreConfig::parse(text).map_err(|rule| ConfigError::Invalid {
+                        field: "store",
+                        rule,
+                    })?
+                }
+                (None, None) => d.store,
+            },
             public_keys: if args.public_keys.is_empty() {
                 file.public_key
             } else {
