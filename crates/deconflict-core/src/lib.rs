@@ -2,6 +2,7 @@
 //! rules (keys, OVNs, versions, state transitions, subscriber notification), over a storage
 //! trait. No I/O happens here.
 
+pub mod codec;
 pub mod error;
 pub mod ids;
 pub mod limits;

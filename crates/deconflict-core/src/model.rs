@@ -5,15 +5,47 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use deconflict_geo::{PreparedVolume, Volume4, Volumes};
 
+use crate::codec;
 use crate::ids::{EntityId, Ovn};
 
 pub type Timestamp = DateTime<Utc>;
+
+/// The volumes of an entity as given, in the stored binary form of [`crate::codec`]. Only
+/// writing an entity needs them (the rules work on the prepared form), and the encoded form
+/// takes less memory than `Vec<Volume4>`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredVolumes(Box<[u8]>);
+
+impl StoredVolumes {
+    pub fn encode(volumes: &[Volume4]) -> Self {
+        Self(codec::encode(volumes).into_boxed_slice())
+    }
+    /// Checks that `bytes` are a valid encoding and keeps them, with the volumes they hold.
+    pub fn decode(bytes: Vec<u8>) -> Result<(Self, Vec<Volume4>), codec::CodecError> {
+        let volumes = codec::decode(&bytes)?;
+        Ok((Self(bytes.into_boxed_slice()), volumes))
+    }
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+    /// The volumes, decoded.
+    pub fn volumes(&self) -> Vec<Volume4> {
+        // Only `encode` and a checked `decode` make one, so the bytes are valid.
+        codec::decode(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for StoredVolumes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StoredVolumes({} bytes)", self.0.len())
+    }
+}
 
 /// The 4D extents of an entity: the volumes as given, their prepared form for intersection
 /// tests, and the overall time span.
 #[derive(Debug, Clone)]
 pub struct Extents {
-    pub volumes: Vec<Volume4>,
+    pub volumes: StoredVolumes,
     pub prepared: Arc<[PreparedVolume]>,
     pub start: Timestamp,
     pub end: Timestamp,

@@ -14,7 +14,7 @@ use deconflict_geo::{
 use crate::error::{DssError, Result};
 use crate::ids::{EntityId, Ovn};
 use crate::limits::Limits;
-use crate::model::{Availability, Extents, OiState, Timestamp};
+use crate::model::{Availability, Extents, OiState, StoredVolumes, Timestamp};
 use crate::rules::constraints::PutConstraint;
 use crate::rules::operational_intents::{ImplicitSubscription, PutOperationalIntent};
 use crate::rules::subscriptions::PutSubscription;
@@ -272,8 +272,12 @@ pub fn volume(
 
 /// Builds [`Extents`] from volumes that carry both time bounds.
 pub fn extents_of(volumes: Vec<Volume4>, prepared: Vec<PreparedVolume>) -> Result<Extents> {
-    let start = volumes.iter().filter_map(|v| v.time.start_us).min();
-    let end = volumes.iter().filter_map(|v| v.time.end_us).max();
+    with_stored(StoredVolumes::encode(&volumes), prepared)
+}
+
+fn with_stored(volumes: StoredVolumes, prepared: Vec<PreparedVolume>) -> Result<Extents> {
+    let start = prepared.iter().filter_map(|v| v.time().start_us).min();
+    let end = prepared.iter().filter_map(|v| v.time().end_us).max();
     let (Some(start), Some(end)) = (start, end) else {
         return Err(DssError::Internal("extents without time bounds".into()));
     };
@@ -288,17 +292,29 @@ pub fn extents_of(volumes: Vec<Volume4>, prepared: Vec<PreparedVolume>) -> Resul
 /// Re-prepares stored volumes, which were validated when written; no size limit applies so that
 /// a change of configured limits never makes stored data unreadable.
 pub fn stored_extents(volumes: Vec<Volume4>) -> Result<Extents> {
+    let prepared = prepare_stored(&volumes)?;
+    extents_of(volumes, prepared)
+}
+
+/// [`stored_extents`] from the stored binary form ([`crate::codec`]); the extents keep `bytes`.
+pub fn stored_extents_from_bytes(bytes: Vec<u8>) -> Result<Extents> {
+    let (stored, volumes) = StoredVolumes::decode(bytes)
+        .map_err(|e| DssError::Internal(format!("stored volumes unreadable: {e}")))?;
+    let prepared = prepare_stored(&volumes)?;
+    with_stored(stored, prepared)
+}
+
+fn prepare_stored(volumes: &[Volume4]) -> Result<Vec<PreparedVolume>> {
     let limits = ShapeLimits {
         max_vertices: usize::MAX,
         max_area_km2: None,
         ..ShapeLimits::default()
     };
-    let prepared = volumes
+    volumes
         .iter()
         .map(|v| v.prepare(&limits))
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| DssError::Internal(format!("stored volume no longer valid: {e}")))?;
-    extents_of(volumes, prepared)
+        .map_err(|e| DssError::Internal(format!("stored volume no longer valid: {e}")))
 }
 
 fn extents(field: &str, vs: &[wire::Volume4D], rules: &ExtentRules) -> Result<Extents> {
@@ -318,21 +334,21 @@ fn extents(field: &str, vs: &[wire::Volume4D], rules: &ExtentRules) -> Result<Ex
 /// Entity extents must not have ended, nor start further ahead than the planning horizon.
 /// Errors name the volume that decides: the latest end, or the earliest start.
 fn check_window(ext: &Extents, now: Timestamp, horizon_days: i64) -> Result<()> {
-    let position = |key: fn(&Volume4) -> Option<i64>, want: Timestamp| {
-        ext.volumes
+    let position = |key: fn(TimeRange) -> Option<i64>, want: Timestamp| {
+        ext.prepared
             .iter()
-            .position(|v| key(v) == Some(micros(want)))
+            .position(|v| key(v.time()) == Some(micros(want)))
             .unwrap_or(0)
     };
     if ext.end < now {
-        let i = position(|v| v.time.end_us, ext.end);
+        let i = position(|t| t.end_us, ext.end);
         return Err(DssError::bad(
             format!("extents[{i}].time_end"),
             "the end time is in the past",
         ));
     }
     if ext.start > now + Duration::days(horizon_days) {
-        let i = position(|v| v.time.start_us, ext.start);
+        let i = position(|t| t.start_us, ext.start);
         return Err(DssError::bad(
             format!("extents[{i}].time_start"),
             format!("the start time is more than {horizon_days} days ahead"),

@@ -15,11 +15,10 @@ use deconflict_core::memstate::{MemState, Table};
 use deconflict_core::model::{
     Availability, Constraint, OiState, OperationalIntent, Subscription, UssAvailability,
 };
-use deconflict_core::parse::stored_extents;
+use deconflict_core::parse::stored_extents_from_bytes;
 use deconflict_core::store::Change;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::codec;
 use crate::error::StoreError;
 
 /// Each entry upgrades the schema by one version (`PRAGMA user_version`).
@@ -101,9 +100,8 @@ fn id_of(s: String) -> Result<EntityId, StoreError> {
     EntityId::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("bad id {s}")))
 }
 
-fn extents_of(blob: &[u8]) -> Result<deconflict_core::model::Extents, StoreError> {
-    let volumes = codec::decode(blob).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    stored_extents(volumes).map_err(|e| StoreError::Corrupt(e.to_string()))
+fn extents_of(blob: Vec<u8>) -> Result<deconflict_core::model::Extents, StoreError> {
+    stored_extents_from_bytes(blob).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 /// Rows handed to a converting thread at a time.
@@ -200,6 +198,18 @@ where
     })
 }
 
+fn text<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> Result<&'r str, StoreError> {
+    r.get_ref(i)?
+        .as_str()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// An id column, parsed without copying it.
+fn id_at(r: &rusqlite::Row<'_>, i: usize) -> Result<EntityId, StoreError> {
+    let s = text(r, i)?;
+    EntityId::parse(s).ok_or_else(|| StoreError::Corrupt(format!("bad id {s}")))
+}
+
 fn blob(r: &rusqlite::Row<'_>, i: usize) -> Result<Vec<u8>, StoreError> {
     Ok(r.get_ref(i)?
         .as_blob()
@@ -211,46 +221,50 @@ fn blob(r: &rusqlite::Row<'_>, i: usize) -> Result<Vec<u8>, StoreError> {
 pub fn load(conn: &Connection) -> Result<MemState, StoreError> {
     let started = Instant::now();
     struct OiRow {
-        id: String,
+        id: EntityId,
         manager: String,
         version: i32,
         ovn: String,
-        state: String,
+        state: OiState,
         uss_base_url: String,
-        sub: Option<String>,
+        sub: Option<EntityId>,
         extents: Vec<u8>,
     }
     let ois = load_rows(
         conn,
         "SELECT id, manager, version, ovn, state, uss_base_url, subscription_id, extents FROM operational_intents",
         |r| {
+            let state = text(r, 4)?;
             Ok(OiRow {
-                id: r.get(0)?,
+                id: id_at(r, 0)?,
                 manager: r.get(1)?,
                 version: r.get(2)?,
                 ovn: r.get(3)?,
-                state: r.get(4)?,
+                state: OiState::parse(state)
+                    .ok_or_else(|| StoreError::Corrupt(format!("bad state {state}")))?,
                 uss_base_url: r.get(5)?,
-                sub: r.get(6)?,
+                sub: match r.get_ref(6)? {
+                    rusqlite::types::ValueRef::Null => None,
+                    _ => Some(id_at(r, 6)?),
+                },
                 extents: blob(r, 7)?,
             })
         },
         |r| {
             Ok(OperationalIntent {
-                id: id_of(r.id)?,
+                id: r.id,
                 manager: r.manager,
                 version: r.version,
                 ovn: Ovn(r.ovn),
-                state: OiState::parse(&r.state)
-                    .ok_or_else(|| StoreError::Corrupt(format!("bad state {}", r.state)))?,
+                state: r.state,
                 uss_base_url: r.uss_base_url,
-                subscription_id: r.sub.map(id_of).transpose()?,
-                extents: extents_of(&r.extents)?,
+                subscription_id: r.sub,
+                extents: extents_of(r.extents)?,
             })
         },
     )?;
     struct ConstraintRow {
-        id: String,
+        id: EntityId,
         manager: String,
         version: i32,
         ovn: String,
@@ -262,7 +276,7 @@ pub fn load(conn: &Connection) -> Result<MemState, StoreError> {
         "SELECT id, manager, version, ovn, uss_base_url, extents FROM constraints",
         |r| {
             Ok(ConstraintRow {
-                id: r.get(0)?,
+                id: id_at(r, 0)?,
                 manager: r.get(1)?,
                 version: r.get(2)?,
                 ovn: r.get(3)?,
@@ -272,17 +286,17 @@ pub fn load(conn: &Connection) -> Result<MemState, StoreError> {
         },
         |r| {
             Ok(Constraint {
-                id: id_of(r.id)?,
+                id: r.id,
                 manager: r.manager,
                 version: r.version,
                 ovn: Ovn(r.ovn),
                 uss_base_url: r.uss_base_url,
-                extents: extents_of(&r.extents)?,
+                extents: extents_of(r.extents)?,
             })
         },
     )?;
     struct SubRow {
-        id: String,
+        id: EntityId,
         manager: String,
         version: String,
         notification_index: i32,
@@ -299,7 +313,7 @@ pub fn load(conn: &Connection) -> Result<MemState, StoreError> {
          notify_for_constraints, implicit, dependent_operational_intents, extents FROM subscriptions",
         |r| {
             Ok(SubRow {
-                id: r.get(0)?,
+                id: id_at(r, 0)?,
                 manager: r.get(1)?,
                 version: r.get(2)?,
                 notification_index: r.get(3)?,
@@ -313,7 +327,7 @@ pub fn load(conn: &Connection) -> Result<MemState, StoreError> {
         },
         |r| {
             Ok(Subscription {
-                id: id_of(r.id)?,
+                id: r.id,
                 manager: r.manager,
                 version: r.version,
                 notification_index: r.notification_index,
@@ -327,7 +341,7 @@ pub fn load(conn: &Connection) -> Result<MemState, StoreError> {
                     .filter(|s| !s.is_empty())
                     .map(|s| id_of(s.to_owned()))
                     .collect::<Result<_, _>>()?,
-                extents: extents_of(&r.extents)?,
+                extents: extents_of(r.extents)?,
             })
         },
     )?;
@@ -389,7 +403,7 @@ pub fn persist(conn: &mut Connection, changes: &[Change]) -> Result<(), StoreErr
                     o.state.as_str(),
                     o.uss_base_url,
                     o.subscription_id.map(|s| s.to_string()),
-                    codec::encode(&o.extents.volumes),
+                    o.extents.volumes.as_bytes(),
                     end_us(&o.extents),
                 ])?;
             }
@@ -407,7 +421,7 @@ pub fn persist(conn: &mut Connection, changes: &[Change]) -> Result<(), StoreErr
                     c.version,
                     c.ovn.as_str(),
                     c.uss_base_url,
-                    codec::encode(&c.extents.volumes),
+                    c.extents.volumes.as_bytes(),
                     end_us(&c.extents),
                 ])?;
             }
@@ -434,7 +448,7 @@ pub fn persist(conn: &mut Connection, changes: &[Change]) -> Result<(), StoreErr
                     s.notify_for_constraints,
                     s.implicit,
                     deps.join(","),
-                    codec::encode(&s.extents.volumes),
+                    s.extents.volumes.as_bytes(),
                     end_us(&s.extents),
                 ])?;
             }
