@@ -85,6 +85,10 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 /// Decodes `bytes` as a `T`, naming the field of a type error.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Tracking the path costs on every body; only a refused body needs it for its message.
+    if let Ok(value) = serde_json::from_slice(bytes) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
