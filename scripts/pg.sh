@@ -7,7 +7,9 @@
 # in a fresh temporary folder, starts it on a free 127.0.0.1 port (password authentication, no
 # other address), exports DECONFLICT_TEST_POSTGRES=postgres://postgres:PASSWORD@127.0.0.1:PORT/postgres
 # for the command, then stops the cluster and removes the folder, however the command ends.
-# The cluster trades durability for speed (fsync off): it is for tests only.
+# The cluster trades durability for speed (fsync off): it is for tests only. With
+# DECONFLICT_PG_DURABLE=1 it keeps PostgreSQL's durable defaults (fsync, synchronous_commit and
+# full_page_writes on), as the pool benchmark (crates/deconflict-bench/run-pool.sh) needs.
 #
 # For tests that take the server away and bring it back, it also exports
 # DECONFLICT_TEST_PGCTL, a script that runs `pg_ctl stop` (fast mode) or `pg_ctl start` on this
@@ -102,8 +104,10 @@ started=""
 for _ in 1 2 3 4 5 6 7 8; do
     PORT=$((20000 + RANDOM % 40000))
     port_free "$PORT" || continue
-    OPTS="-c listen_addresses=127.0.0.1 -p $PORT -k $DIR -c max_connections=300 \
--c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    OPTS="-c listen_addresses=127.0.0.1 -p $PORT -k $DIR -c max_connections=300"
+    if [ "${DECONFLICT_PG_DURABLE:-0}" != 1 ]; then
+        OPTS="$OPTS -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    fi
     if (cd "$DIR" && as_owner "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 \
         -o "$OPTS" start >/dev/null); then
         started=1

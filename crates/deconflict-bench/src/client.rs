@@ -6,6 +6,7 @@
 //! dropped and the next request opens a new one; a failed request is never retried here, since
 //! a write may have been applied.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,27 +28,35 @@ pub struct Response {
     pub body: Bytes,
 }
 
-/// What the worker needs to reach the server.
+/// What the worker needs to reach the server: one or more instances (a pool), which the
+/// workers' connections are spread over in turn.
 #[derive(Clone)]
 pub struct Endpoint {
-    pub target: Arc<Target>,
+    pub targets: Arc<[Target]>,
+    /// Which target the next client connects to.
+    next: Arc<AtomicUsize>,
     /// `Bearer ...`, sent on every request when present.
     pub authorization: Option<Arc<str>>,
     pub timeout: Duration,
 }
 
 impl Endpoint {
-    pub fn new(target: Target, token: Option<&str>, timeout: Duration) -> Self {
+    /// `targets` must not be empty.
+    pub fn new(targets: Vec<Target>, token: Option<&str>, timeout: Duration) -> Self {
         Self {
-            target: Arc::new(target),
+            targets: targets.into(),
+            next: Arc::new(AtomicUsize::new(0)),
             authorization: token.map(|t| Arc::from(format!("Bearer {}", t.trim()))),
             timeout,
         }
     }
 
+    /// A client of the next target in turn: with two targets, clients alternate.
     pub fn client(&self) -> Client {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.targets.len();
         Client {
             ep: self.clone(),
+            target: i,
             sender: None,
         }
     }
@@ -56,14 +65,17 @@ impl Endpoint {
 /// One persistent connection, reopened on failure.
 pub struct Client {
     ep: Endpoint,
+    /// Index into `ep.targets`.
+    target: usize,
     sender: Option<SendRequest<Full<Bytes>>>,
 }
 
 impl Client {
     async fn connect(&self) -> Result<SendRequest<Full<Bytes>>> {
-        let stream = TcpStream::connect(self.ep.target.addr)
+        let addr = self.ep.targets[self.target].addr;
+        let stream = TcpStream::connect(addr)
             .await
-            .with_context(|| format!("connecting to {}", self.ep.target.addr))?;
+            .with_context(|| format!("connecting to {addr}"))?;
         stream.set_nodelay(true)?;
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(async move {
@@ -105,10 +117,11 @@ impl Client {
             _ => self.connect().await?,
         };
         sender.ready().await?;
+        let target = &self.ep.targets[self.target];
         let mut req = Request::builder()
             .method(method)
-            .uri(self.ep.target.path(api_path))
-            .header(HOST, self.ep.target.authority.as_str());
+            .uri(target.path(api_path))
+            .header(HOST, target.authority.as_str());
         if let Some(auth) = &self.ep.authorization {
             req = req.header(AUTHORIZATION, &**auth);
         }

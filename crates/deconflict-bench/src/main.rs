@@ -31,14 +31,17 @@ use crate::stats::Report;
     about = "Load generator for the deconflict DSS HTTP API (loopback only)"
 )]
 struct Cli {
-    /// Base URL of the DSS; must be http:// to a loopback address.
+    /// Base URL of the DSS; must be http:// to a loopback address. Give it more than once (or
+    /// comma-separated) for a pool of instances: the clients are spread over them in turn.
     #[arg(
         long,
         env = "DECONFLICT_URL",
         default_value = "http://127.0.0.1:8082",
+        value_delimiter = ',',
+        num_args = 1,
         global = true
     )]
-    url: String,
+    url: Vec<String>,
     /// Bearer token sent with every request (e.g. from `deconflict dev-token`).
     #[arg(long, env = "DECONFLICT_TOKEN", global = true, hide_env_values = true)]
     token: Option<String>,
@@ -145,7 +148,14 @@ fn main() -> Result<()> {
         }
         return Ok(());
     }
-    let target = target::Target::parse(&cli.url)?;
+    let targets = cli
+        .url
+        .iter()
+        .map(|u| target::Target::parse(u))
+        .collect::<Result<Vec<_>>>()?;
+    if targets.is_empty() {
+        bail!("--url: give at least one URL");
+    }
     let token = match (&cli.token, &cli.token_file) {
         (Some(t), _) => Some(t.clone()),
         (None, Some(f)) => Some(
@@ -154,7 +164,7 @@ fn main() -> Result<()> {
         ),
         (None, None) => None,
     };
-    let ep = Endpoint::new(target, token.as_deref(), cli.timeout);
+    let ep = Endpoint::new(targets, token.as_deref(), cli.timeout);
     if cli.threads == 0 {
         bail!("--threads must be at least 1");
     }
@@ -183,24 +193,28 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-/// Polls `/healthy` every 2 ms; the seconds until it answered 200.
+/// Polls `/healthy` of every target every 2 ms; the seconds until all answered 200.
 async fn wait_healthy(ep: &Endpoint, max_time: Duration) -> Result<f64> {
     let start = std::time::Instant::now();
-    loop {
-        let mut c = ep.client();
-        if let Ok(r) = c.send(hyper::Method::GET, "/healthy", None).await {
-            if r.status == 200 {
-                return Ok(start.elapsed().as_secs_f64());
+    for target in ep.targets.iter() {
+        let one = Endpoint::new(vec![target.clone()], None, ep.timeout);
+        loop {
+            let mut c = one.client();
+            if let Ok(r) = c.send(hyper::Method::GET, "/healthy", None).await {
+                if r.status == 200 {
+                    break;
+                }
             }
+            if start.elapsed() > max_time {
+                bail!(
+                    "{} did not answer /healthy within {max_time:?}",
+                    target.addr
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        if start.elapsed() > max_time {
-            bail!(
-                "{} did not answer /healthy within {max_time:?}",
-                ep.target.addr
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
     }
+    Ok(start.elapsed().as_secs_f64())
 }
 
 async fn run(ep: &Endpoint, command: &Command, quiet: bool) -> Result<Vec<Report>> {
