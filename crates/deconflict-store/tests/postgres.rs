@@ -147,6 +147,101 @@ fn disjoint_writes_of_several_instances_all_commit() {
     assert_eq!(stores[0].counts().unwrap().0, 3 * per);
 }
 
+/// Writes arriving together at one instance share transactions (group commit): each sees the
+/// writes queued before it, a write whose rules refuse leaves nothing behind, and the others
+/// in its transaction commit.
+#[test]
+fn writes_of_one_instance_share_transactions_and_a_refused_one_leaves_nothing() {
+    let Some(db) =
+        fresh_db("writes_of_one_instance_share_transactions_and_a_refused_one_leaves_nothing")
+    else {
+        return;
+    };
+    let store = Arc::new(PostgresStore::open(&db.url).unwrap());
+    let threads = 12;
+    let per = 10;
+    let barrier = Arc::new(Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let store = store.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                let mut ok = 0;
+                for i in 0..per {
+                    let uss = format!("uss{t}-{i}");
+                    let refuse = (t + i) % 3 == 0;
+                    let r = write(&*store, |tx| {
+                        tx.apply(Change::PutAvailability(UssAvailability {
+                            uss: uss.clone(),
+                            availability: Availability::Down,
+                            version: "v1".into(),
+                        }))?;
+                        // Reads see the write's own change.
+                        assert!(tx.availability(&uss)?.is_some());
+                        if refuse {
+                            return Err(DssError::Conflict("refused by the rule".into()));
+                        }
+                        Ok(())
+                    });
+                    match r {
+                        Ok(()) => ok += 1,
+                        Err(DssError::Conflict(m)) => assert!(refuse, "{m}"),
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+                ok
+            })
+        })
+        .collect();
+    let ok: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    let expected = (0..threads)
+        .flat_map(|t| (0..per).map(move |i| (t + i) % 3 != 0))
+        .filter(|kept| *kept)
+        .count();
+    assert_eq!(ok, expected);
+    let stored = deconflict_core::store::read(&*store, |tx| {
+        let mut n = 0;
+        for t in 0..threads {
+            for i in 0..per {
+                let a = tx.availability(&format!("uss{t}-{i}"))?;
+                assert_eq!(a.is_some(), (t + i) % 3 != 0, "uss{t}-{i}");
+                n += usize::from(a.is_some());
+            }
+        }
+        Ok(n)
+    })
+    .unwrap();
+    assert_eq!(stored, ok);
+    eprintln!(
+        "{} writes in {} transactions",
+        threads * per,
+        store.transactions()
+    );
+    assert!(store.transactions() <= ok as u64);
+
+    // Intents racing for one airspace through one instance: the first in a transaction
+    // wins, the later ones in it see its intent and are refused.
+    let n = 8;
+    let barrier = Arc::new(Barrier::new(n));
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let store = store.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                create(&*store, &format!("racer{i}"), 5.0, vec![])
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+    for r in results.iter().filter(|r| r.is_err()) {
+        assert!(matches!(r, Err(DssError::AirspaceConflict(_))), "{r:?}");
+    }
+    assert_eq!(store.counts().unwrap().0, 1);
+}
+
 #[test]
 fn migrations_apply_once_even_when_instances_start_together() {
     let Some(db) = fresh_db("migrations_apply_once_even_when_instances_start_together") else {
@@ -211,6 +306,8 @@ fn an_unreachable_server_is_unavailable_and_named() {
         "{message}"
     );
     assert!(!message.contains("secret"), "{message}");
+    // The cause is kept: nothing listens there.
+    assert!(message.to_lowercase().contains("refused"), "{message}");
     assert!(matches!(DssError::from(err), DssError::Unavailable(_)));
     assert!(matches!(
         PostgresStore::open("not a url"),

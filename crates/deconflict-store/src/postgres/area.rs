@@ -29,8 +29,6 @@
 //! step is a statement of fixed shape, prepared once per connection, taking the cells as array
 //! parameters.
 
-use std::fmt::Write;
-
 use deconflict_geo::PreparedVolume;
 
 /// The largest x, y and z extent of the boxes in each class, in metres. The last one exceeds
@@ -74,7 +72,8 @@ pub(crate) struct VolumeBox {
     pub hi: [f64; 5],
 }
 
-/// Longest `cu IN (...)` list; past it the query scans the whole `cu` range instead.
+/// Longest run of cells along `cu` probed one by one; past it the whole `cu` range is scanned
+/// instead (only for a look-up far larger than the class's cells).
 const MAX_CELL_LIST: i64 = 256;
 
 fn cell(x: f64, size: f64) -> i64 {
@@ -149,77 +148,181 @@ pub(crate) fn volume_box(v: &PreparedVolume) -> VolumeBox {
     }
 }
 
-/// A finite literal for SQL. Index bounds are finite by construction; a non-finite value would
-/// be a bug, and widening it to the largest double keeps the filter conservative.
-fn lit(x: f64) -> String {
-    let x = if x.is_nan() {
+/// A bound for the database. Index bounds are finite by construction; a non-finite value
+/// would be a bug, and widening it to the largest double keeps the filter conservative.
+fn finite(x: f64) -> f64 {
+    if x.is_nan() {
         0.0
     } else {
         x.clamp(f64::MIN, f64::MAX)
-    };
-    format!("{x:?}")
+    }
 }
 
-/// A `SELECT entity_id FROM volumes ...` that returns (possibly repeated) ids of every entity
-/// of `kind` with a volume whose box overlaps the box of a volume of `area`. It never misses
-/// an entity the exact test would accept. Empty when `area` is empty.
-pub(crate) fn candidates_sql(kind: Kind, area: &[PreparedVolume]) -> String {
-    let mut sql = String::new();
+/// The rows of one `unnest` in [`area_sql`]: one per index range to scan, each with the query
+/// box it must overlap.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct Probes {
+    pub class: Vec<i16>,
+    pub face: Vec<i16>,
+    pub cu_lo: Vec<i64>,
+    pub cu_hi: Vec<i64>,
+    pub cv_lo: Vec<i64>,
+    pub cv_hi: Vec<i64>,
+    /// `[x, y, z, alt, t]` lower and upper bounds of the query box.
+    pub lo: [Vec<f64>; 5],
+    pub hi: [Vec<f64>; 5],
+}
+
+impl Probes {
+    #[allow(clippy::too_many_arguments)]
+    fn push(&mut self, class: i16, face: i16, cu: (i64, i64), cv: (i64, i64), q: &Bounds) {
+        self.class.push(class);
+        self.face.push(face);
+        self.cu_lo.push(cu.0);
+        self.cu_hi.push(cu.1);
+        self.cv_lo.push(cv.0);
+        self.cv_hi.push(cv.1);
+        for d in 0..5 {
+            self.lo[d].push(finite(q.0[d]));
+            self.hi[d].push(finite(q.1[d]));
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.class.len()
+    }
+
+    /// Whether the SQL condition of these probes accepts `stored` (for tests).
+    #[cfg(test)]
+    fn accept(&self, stored: &VolumeBox) -> bool {
+        (0..self.len()).any(|i| {
+            self.class[i] == stored.class
+                && self.face[i] == stored.face
+                && (self.cu_lo[i]..=self.cu_hi[i]).contains(&stored.cu)
+                && (self.cv_lo[i]..=self.cv_hi[i]).contains(&stored.cv)
+                && (0..5).all(|d| stored.lo[d] <= self.hi[d][i] && stored.hi[d] >= self.lo[d][i])
+        })
+    }
+}
+
+type Bounds = ([f64; 5], [f64; 5]);
+
+/// What an area look-up scans: `cells`, one row per `(class, face, cu)` with a `cv` range (an
+/// index equality on `cu`, so each row is one short range scan), and `ranges`, rows with a
+/// range of `cu` too, for the rare look-up that would need more than [`MAX_CELL_LIST`] cells
+/// along `cu`.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct AreaProbes {
+    pub cells: Probes,
+    pub ranges: Probes,
+}
+
+impl AreaProbes {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.cells.len() == 0 && self.ranges.len() == 0
+    }
+
+    /// Whether the look-up accepts `stored` (for tests).
+    #[cfg(test)]
+    pub(crate) fn accept(&self, stored: &VolumeBox) -> bool {
+        self.cells.accept(stored) || self.ranges.accept(stored)
+    }
+}
+
+/// The probes that find every volume whose box overlaps the box of a volume of `area`: never
+/// an entity the exact test would accept is missed. Empty when `area` is empty.
+pub(crate) fn probes(area: &[PreparedVolume]) -> AreaProbes {
+    let mut out = AreaProbes::default();
     for q in area {
-        let (qlo, qhi) = q.index_bounds();
+        let bounds = q.index_bounds();
+        let (qlo, qhi) = (&bounds.0, &bounds.1);
         for (class, extent) in CLASS_EXTENT_M.iter().enumerate() {
             for face in 0..6 {
-                if !face_possible(face, &qlo, &qhi, *extent) {
+                if !face_possible(face, qlo, qhi, *extent) {
                     continue;
                 }
                 let (u, v) = face_axes(face);
                 let (cu_lo, cu_hi) = (cell(qlo[u] - extent, *extent), cell(qhi[u], *extent));
-                let (cv_lo, cv_hi) = (cell(qlo[v] - extent, *extent), cell(qhi[v], *extent));
-                let cu = if cu_hi - cu_lo < MAX_CELL_LIST {
-                    let list: Vec<String> = (cu_lo..=cu_hi).map(|c| c.to_string()).collect();
-                    format!("cu IN ({})", list.join(", "))
+                let cv = (cell(qlo[v] - extent, *extent), cell(qhi[v], *extent));
+                let class = class as i16;
+                if cu_hi - cu_lo < MAX_CELL_LIST {
+                    for cu in cu_lo..=cu_hi {
+                        out.cells.push(class, face, (cu, cu), cv, &bounds);
+                    }
                 } else {
-                    format!("cu BETWEEN {cu_lo} AND {cu_hi}")
-                };
-                if !sql.is_empty() {
-                    sql.push_str("\nUNION ALL ");
+                    out.ranges.push(class, face, (cu_lo, cu_hi), cv, &bounds);
                 }
-                // Writing to a String cannot fail.
-                let _ = write!(
-                    sql,
-                    "SELECT entity_id FROM volumes WHERE kind = {kind} AND size_class = {class} \
-                     AND face = {face} AND {cu} AND cv BETWEEN {cv_lo} AND {cv_hi} \
-                     AND x_lo <= {xh} AND y_lo <= {yh} AND z_lo <= {zh} \
-                     AND x_hi >= {xl} AND y_hi >= {yl} AND z_hi >= {zl} \
-                     AND alt_lo <= {ah} AND alt_hi >= {al} AND t_lo <= {th} AND t_hi >= {tl}",
-                    kind = kind.code(),
-                    xh = lit(qhi[0]),
-                    yh = lit(qhi[1]),
-                    zh = lit(qhi[2]),
-                    xl = lit(qlo[0]),
-                    yl = lit(qlo[1]),
-                    zl = lit(qlo[2]),
-                    ah = lit(qhi[3]),
-                    al = lit(qlo[3]),
-                    th = lit(qhi[4]),
-                    tl = lit(qlo[4]),
-                );
             }
         }
     }
-    sql
+    out
+}
+
+/// The columns of one probe row, as `unnest` returns them, and the condition a volume `v`
+/// must meet; `{cu}` is the condition on `cu`.
+const PROBE_COLS: &str = "c, f, cu_lo, cu_hi, cv_lo, cv_hi, xl, xh, yl, yh, zl, zh, al, ah, tl, th";
+const PROBE_MATCH: &str = "v.size_class = p.c AND v.face = p.f AND {cu} \
+     AND v.cv >= p.cv_lo AND v.cv <= p.cv_hi \
+     AND v.x_lo <= p.xh AND v.y_lo <= p.yh AND v.z_lo <= p.zh \
+     AND v.x_hi >= p.xl AND v.y_hi >= p.yl AND v.z_hi >= p.zl \
+     AND v.alt_lo <= p.ah AND v.alt_hi >= p.al AND v.t_lo <= p.th AND v.t_hi >= p.tl";
+
+fn unnest_of(first: usize) -> String {
+    let types = [
+        "int2", "int2", "int8", "int8", "int8", "int8", "float8", "float8", "float8", "float8",
+        "float8", "float8", "float8", "float8", "float8", "float8",
+    ];
+    let args: Vec<String> = types
+        .iter()
+        .enumerate()
+        .map(|(i, t)| format!("${}::{t}[]", first + i))
+        .collect();
+    format!("unnest({}) AS p({PROBE_COLS})", args.join(", "))
+}
+
+/// The one statement of an area look-up on `table`: the rows (`cols`) of the entities of
+/// `kind` with a volume that meets a probe. Its text is fixed, so each connection prepares it
+/// once: `$1` is the kind, `$2`..`$17` the columns of [`AreaProbes::cells`], `$18`..`$33`
+/// those of [`AreaProbes::ranges`] (see [`area_params`]). Plain SQL that CockroachDB and
+/// YugabyteDB accept too.
+pub(crate) fn area_sql(table: &str, cols: &str) -> String {
+    let cells = PROBE_MATCH.replace("{cu}", "v.cu = p.cu_lo");
+    let ranges = PROBE_MATCH.replace("{cu}", "v.cu >= p.cu_lo AND v.cu <= p.cu_hi");
+    format!(
+        "SELECT {cols} FROM {table} WHERE id IN (\
+         SELECT v.entity_id FROM {} JOIN volumes v ON v.kind = $1 AND {cells} \
+         UNION ALL \
+         SELECT v.entity_id FROM {} JOIN volumes v ON v.kind = $1 AND {ranges})",
+        unnest_of(2),
+        unnest_of(18),
+    )
+}
+
+/// The parameters of [`area_sql`].
+pub(crate) fn area_params<'a>(
+    kind: &'a i16,
+    p: &'a AreaProbes,
+) -> Vec<&'a (dyn postgres::types::ToSql + Sync)> {
+    let mut out: Vec<&'a (dyn postgres::types::ToSql + Sync)> = vec![kind];
+    for set in [&p.cells, &p.ranges] {
+        out.push(&set.class);
+        out.push(&set.face);
+        out.push(&set.cu_lo);
+        out.push(&set.cu_hi);
+        out.push(&set.cv_lo);
+        out.push(&set.cv_hi);
+        for d in 0..5 {
+            out.push(&set.lo[d]);
+            out.push(&set.hi[d]);
+        }
+    }
+    out
 }
 
 /// Whether two boxes overlap, as the SQL filter decides it (for tests).
 #[cfg(test)]
 pub(crate) fn sql_filter_accepts(stored: &VolumeBox, q: &PreparedVolume) -> bool {
-    let (qlo, qhi) = q.index_bounds();
-    let extent = CLASS_EXTENT_M[stored.class as usize];
-    let (u, v) = face_axes(stored.face);
-    face_possible(stored.face, &qlo, &qhi, extent)
-        && (cell(qlo[u] - extent, extent)..=cell(qhi[u], extent)).contains(&stored.cu)
-        && (cell(qlo[v] - extent, extent)..=cell(qhi[v], extent)).contains(&stored.cv)
-        && (0..5).all(|i| stored.lo[i] <= qhi[i] && stored.hi[i] >= qlo[i])
+    probes(std::slice::from_ref(q)).accept(stored)
 }
 
 #[cfg(test)]
@@ -307,16 +410,41 @@ mod tests {
     }
 
     #[test]
-    fn one_branch_per_class_and_query_volume() {
+    fn a_few_probes_per_class_and_query_volume() {
         let q = [circle(1.0, 2.0, 50.0), circle(1.0, 2.1, 50.0)];
-        let sql = candidates_sql(Kind::Constraint, &q);
-        // Far from any cube edge, only the face at hand is scanned, except for the largest
-        // classes, whose boxes may be centred on a neighbouring face.
-        let branches = sql.matches("SELECT").count();
-        assert!(branches >= 2 * CLASS_EXTENT_M.len(), "{branches}");
-        assert!(branches <= 2 * CLASS_EXTENT_M.len() * 3, "{branches}");
-        assert!(sql.contains("face = 0"));
-        assert!(!sql.contains("inf") && !sql.contains("NaN"));
-        assert!(candidates_sql(Kind::Constraint, &[]).is_empty());
+        let p = probes(&q);
+        // Far from any cube edge, only the face at hand is probed, except for the largest
+        // classes, whose boxes may be centred on a neighbouring face; a 100 m look-up needs a
+        // few cells along `cu` per class.
+        assert!(p.ranges.len() == 0, "{:?}", p.ranges);
+        let n = p.cells.len();
+        assert!(n >= 2 * CLASS_EXTENT_M.len(), "{n}");
+        assert!(n <= 2 * CLASS_EXTENT_M.len() * 3 * 3, "{n}");
+        assert!(p.cells.face.contains(&0));
+        assert!(p
+            .cells
+            .lo
+            .iter()
+            .chain(p.cells.hi.iter())
+            .flatten()
+            .all(|x| x.is_finite()));
+        assert!(probes(&[]).is_empty());
+        // A look-up much larger than the smallest cells scans ranges of `cu` for those.
+        let big = probes(&[circle(1.0, 2.0, 40_000.0)]);
+        assert!(big.ranges.len() > 0);
+        assert!(
+            big.ranges.class.iter().all(|&c| c < 2),
+            "{:?}",
+            big.ranges.class
+        );
+    }
+
+    #[test]
+    fn the_statement_has_a_fixed_shape() {
+        let sql = area_sql("constraints", "id");
+        assert_eq!(sql.matches("unnest(").count(), 2);
+        assert!(sql.contains("$33::float8[]") && !sql.contains("$34"));
+        let p = probes(&[circle(1.0, 2.0, 50.0)]);
+        assert_eq!(area_params(&2, &p).len(), 33);
     }
 }

@@ -77,12 +77,28 @@ pub(crate) fn to_dss(e: &postgres::Error) -> DssError {
     }
 }
 
-/// The server's message with its SQLSTATE, which `Display` of `postgres::Error` leaves out.
+/// The server's message with its SQLSTATE, which `Display` of `postgres::Error` leaves out,
+/// or the error with its causes (`error connecting to server: Connection refused ...`).
 pub(crate) fn detail(e: &postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => e.to_string(),
+        None => with_causes(e),
     }
+}
+
+/// An error and its sources, `: `-separated. The client's errors never quote the password.
+pub(crate) fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
 }
 
 impl From<PgError> for DssError {

@@ -15,9 +15,10 @@ use deconflict_core::store::{Change, Expired, ReadTx};
 use deconflict_core::{DssError, Result};
 use deconflict_geo::{any_intersects, PreparedVolume};
 use postgres::types::ToSql;
-use postgres::{GenericClient, Row};
+use postgres::Row;
 
-use super::area::{candidates_sql, volume_box, Kind};
+use super::area::{area_params, area_sql, probes, volume_box, Kind};
+use super::conn::Conn;
 use super::error::{to_dss, PgError};
 use crate::codec;
 
@@ -93,21 +94,41 @@ fn sub_of(r: &Row) -> Result<Subscription, PgError> {
 /// Reads through one connection or transaction. The first SQL error is kept, so that the
 /// store can tell a serialization failure (retry) from a rule's own refusal even when a rule
 /// turned the read error into something else.
-pub(crate) struct SqlView<'c, C: GenericClient> {
-    client: RefCell<&'c mut C>,
+pub(crate) struct SqlView<'c> {
+    conn: RefCell<&'c mut Conn>,
     failure: RefCell<Option<postgres::Error>>,
+    /// Statements left before the view needs a transaction: `None` inside one. A read runs
+    /// first outside a transaction with a budget of one statement (a single statement sees one
+    /// snapshot by itself), which spares BEGIN and COMMIT; a read that needs more runs again
+    /// in a transaction ([`SqlView::needs_transaction`]).
+    budget: std::cell::Cell<Option<u32>>,
+    over_budget: std::cell::Cell<bool>,
     /// The stored `extents` of the entities read, by kind and id: an unchanged entity keeps
     /// its `volumes` rows when it is written back.
     seen: RefCell<HashMap<(i16, EntityId), Vec<u8>>>,
 }
 
-impl<'c, C: GenericClient> SqlView<'c, C> {
-    pub(crate) fn new(client: &'c mut C) -> Self {
+impl<'c> SqlView<'c> {
+    pub(crate) fn new(conn: &'c mut Conn) -> Self {
         Self {
-            client: RefCell::new(client),
+            conn: RefCell::new(conn),
             failure: RefCell::new(None),
+            budget: std::cell::Cell::new(None),
+            over_budget: std::cell::Cell::new(false),
             seen: RefCell::new(HashMap::new()),
         }
+    }
+
+    /// A view outside any transaction that answers one statement; see `budget`.
+    pub(crate) fn single_statement(conn: &'c mut Conn) -> Self {
+        let view = Self::new(conn);
+        view.budget.set(Some(1));
+        view
+    }
+
+    /// Whether the reader asked for more than a single-statement view answers.
+    pub(crate) fn needs_transaction(&self) -> bool {
+        self.over_budget.get()
     }
 
     /// The first SQL error met, if any.
@@ -129,13 +150,22 @@ impl<'c, C: GenericClient> SqlView<'c, C> {
     }
 
     fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        if let Some(left) = self.budget.get() {
+            if left == 0 {
+                self.over_budget.set(true);
+                return Err(DssError::Unavailable(
+                    "the read needs a transaction; it runs again in one".into(),
+                ));
+            }
+            self.budget.set(Some(left - 1));
+        }
         if self.failure.borrow().is_some() {
             // The transaction is aborted; running more statements would only hide the cause.
             return Err(DssError::Unavailable(
                 "an earlier statement of this transaction failed".into(),
             ));
         }
-        let result = self.client.borrow_mut().query(sql, params);
+        let result = self.conn.borrow_mut().query(sql, params);
         result.map_err(|e| self.sql_err(e))
     }
 
@@ -175,25 +205,14 @@ impl<'c, C: GenericClient> SqlView<'c, C> {
         area: &[PreparedVolume],
         decode: fn(&Row) -> Result<E, PgError>,
     ) -> Result<Vec<Arc<E>>> {
-        let candidates = candidates_sql(kind, area);
-        if candidates.is_empty() {
+        let probes = probes(area);
+        if probes.is_empty() {
             return Ok(Vec::new());
         }
-        // Ids first, then the rows by primary key: two plain plans whatever the table sizes
-        // (a semi-join could scan a whole table, and lock it all under SERIALIZABLE).
-        let mut ids: Vec<String> = Vec::new();
-        for r in self.query(&candidates, &[])? {
-            ids.push(r.try_get(0).map_err(|e| self.sql_err(e))?);
-        }
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        ids.sort_unstable();
-        ids.dedup();
-        let rows = self.query(
-            &format!("SELECT {cols} FROM {table} WHERE id = ANY($1)"),
-            &[&ids],
-        )?;
+        // One statement of fixed shape: the candidates' ids from `volumes`, then their rows by
+        // primary key.
+        let code = kind.code();
+        let rows = self.query(&area_sql(table, cols), &area_params(&code, &probes))?;
         let mut out = Vec::new();
         for r in &rows {
             let e = decode(r)?;
@@ -246,7 +265,7 @@ impl<'c, C: GenericClient> SqlView<'c, C> {
     }
 }
 
-impl<C: GenericClient> ReadTx for SqlView<'_, C> {
+impl ReadTx for SqlView<'_> {
     fn operational_intent(&self, id: EntityId) -> Result<Option<Arc<OperationalIntent>>> {
         self.one(
             Kind::OperationalIntent,
@@ -310,227 +329,362 @@ impl<C: GenericClient> ReadTx for SqlView<'_, C> {
     }
 }
 
-/// Parameters of one row of `volumes`.
-const VOLUME_COLS: usize = 17;
-/// Most rows one multi-row `INSERT INTO volumes` carries.
-const VOLUME_ROWS_PER_INSERT: usize = 500;
-
-/// Replaces the `volumes` rows of an entity, unless its stored extents were read in this
-/// transaction and are unchanged (a notification index bump, say), which saves the writes and
-/// keeps the area index free of needless conflicts.
-fn put_volumes(
-    tx: &mut impl GenericClient,
-    seen: &mut HashMap<(i16, EntityId), Vec<u8>>,
-    kind: Kind,
-    id: EntityId,
-    blob: &[u8],
-    prepared: &[PreparedVolume],
-) -> Result<(), postgres::Error> {
-    if seen.get(&(kind.code(), id)).is_some_and(|b| b == blob) {
-        return Ok(());
-    }
-    delete_volumes(tx, seen, kind, id)?;
-    seen.insert((kind.code(), id), blob.to_vec());
-    let id = id.to_string();
-    let code = kind.code();
-    let boxes: Vec<_> = prepared.iter().map(volume_box).collect();
-    let idx: Vec<i64> = (0..boxes.len() as i64).collect();
-    for (chunk_no, chunk) in boxes.chunks(VOLUME_ROWS_PER_INSERT).enumerate() {
-        let mut sql = String::from(
-            "INSERT INTO volumes (kind, entity_id, idx, size_class, face, cu, cv, \
-             x_lo, x_hi, y_lo, y_hi, z_lo, z_hi, alt_lo, alt_hi, t_lo, t_hi) VALUES ",
-        );
-        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(chunk.len() * VOLUME_COLS);
-        for (i, b) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            let base = params.len();
-            sql.push('(');
-            for p in 1..=VOLUME_COLS {
-                if p > 1 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!("${}", base + p));
-            }
-            sql.push(')');
-            params.push(&code);
-            params.push(&id);
-            let n = chunk_no * VOLUME_ROWS_PER_INSERT + i;
-            params.push(&idx[n]);
-            params.push(&b.class);
-            params.push(&b.face);
-            params.push(&b.cu);
-            params.push(&b.cv);
-            for d in 0..5 {
-                params.push(&b.lo[d]);
-                params.push(&b.hi[d]);
-            }
-        }
-        tx.execute(sql.as_str(), &params)?;
-    }
-    Ok(())
+/// The final state of each entity a batch of changes touches: only the last change of an
+/// entity reaches the database (every write is an upsert or a delete by id).
+#[derive(Default)]
+struct Final {
+    ois: HashMap<EntityId, Option<Arc<OperationalIntent>>>,
+    constraints: HashMap<EntityId, Option<Arc<Constraint>>>,
+    subs: HashMap<EntityId, Option<Arc<Subscription>>>,
+    availability: HashMap<String, UssAvailability>,
+    reports: Vec<deconflict_core::model::Report>,
 }
 
-fn delete_volumes(
-    tx: &mut impl GenericClient,
-    seen: &mut HashMap<(i16, EntityId), Vec<u8>>,
-    kind: Kind,
-    id: EntityId,
-) -> Result<(), postgres::Error> {
-    seen.remove(&(kind.code(), id));
-    tx.execute(
-        "DELETE FROM volumes WHERE kind = $1 AND entity_id = $2",
-        &[&kind.code(), &id.to_string()],
-    )?;
-    Ok(())
+impl Final {
+    fn of(changes: &[Change]) -> Self {
+        let mut f = Self::default();
+        for c in changes {
+            match c {
+                Change::PutOperationalIntent(o) => {
+                    f.ois.insert(o.id, Some(o.clone()));
+                }
+                Change::DeleteOperationalIntent(id) => {
+                    f.ois.insert(*id, None);
+                }
+                Change::PutConstraint(c) => {
+                    f.constraints.insert(c.id, Some(c.clone()));
+                }
+                Change::DeleteConstraint(id) => {
+                    f.constraints.insert(*id, None);
+                }
+                Change::PutSubscription(s) => {
+                    f.subs.insert(s.id, Some(s.clone()));
+                }
+                Change::DeleteSubscription(id) => {
+                    f.subs.insert(*id, None);
+                }
+                Change::PutAvailability(a) => {
+                    f.availability.insert(a.uss.clone(), a.clone());
+                }
+                Change::AddReport(r) => f.reports.push(r.clone()),
+            }
+        }
+        f
+    }
+}
+
+/// The `volumes` rows to write, column by column (one `unnest` insert for a whole batch), and
+/// the entities whose old rows go first.
+#[derive(Default)]
+struct VolumeRows {
+    stale: HashMap<i16, Vec<String>>,
+    kind: Vec<i16>,
+    entity_id: Vec<String>,
+    idx: Vec<i64>,
+    class: Vec<i16>,
+    face: Vec<i16>,
+    cu: Vec<i64>,
+    cv: Vec<i64>,
+    lo: [Vec<f64>; 5],
+    hi: [Vec<f64>; 5],
+}
+
+impl VolumeRows {
+    /// Replaces the rows of an entity, unless its stored extents were read in this transaction
+    /// and are unchanged (a notification index bump, say), which saves the writes and keeps
+    /// the area index free of needless conflicts.
+    fn put(
+        &mut self,
+        seen: &mut HashMap<(i16, EntityId), Vec<u8>>,
+        kind: Kind,
+        id: EntityId,
+        blob: &[u8],
+        prepared: &[PreparedVolume],
+    ) {
+        if seen.get(&(kind.code(), id)).is_some_and(|b| b == blob) {
+            return;
+        }
+        self.delete(seen, kind, id);
+        seen.insert((kind.code(), id), blob.to_vec());
+        let id = id.to_string();
+        for (i, b) in prepared.iter().map(volume_box).enumerate() {
+            self.kind.push(kind.code());
+            self.entity_id.push(id.clone());
+            self.idx.push(i as i64);
+            self.class.push(b.class);
+            self.face.push(b.face);
+            self.cu.push(b.cu);
+            self.cv.push(b.cv);
+            for d in 0..5 {
+                self.lo[d].push(b.lo[d]);
+                self.hi[d].push(b.hi[d]);
+            }
+        }
+    }
+
+    fn delete(&mut self, seen: &mut HashMap<(i16, EntityId), Vec<u8>>, kind: Kind, id: EntityId) {
+        seen.remove(&(kind.code(), id));
+        self.stale
+            .entry(kind.code())
+            .or_default()
+            .push(id.to_string());
+    }
+
+    fn write(&self, conn: &mut Conn) -> Result<(), postgres::Error> {
+        let mut stale: Vec<_> = self.stale.iter().collect();
+        stale.sort_unstable_by_key(|(k, _)| **k);
+        for (kind, ids) in stale {
+            conn.execute(
+                "DELETE FROM volumes WHERE kind = $1 AND entity_id = ANY($2)",
+                &[kind, ids],
+            )?;
+        }
+        if self.kind.is_empty() {
+            return Ok(());
+        }
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![
+            &self.kind,
+            &self.entity_id,
+            &self.idx,
+            &self.class,
+            &self.face,
+            &self.cu,
+            &self.cv,
+        ];
+        for d in 0..5 {
+            params.push(&self.lo[d]);
+            params.push(&self.hi[d]);
+        }
+        conn.execute(
+            "INSERT INTO volumes (kind, entity_id, idx, size_class, face, cu, cv, \
+             x_lo, x_hi, y_lo, y_hi, z_lo, z_hi, alt_lo, alt_hi, t_lo, t_hi) \
+             SELECT * FROM unnest($1::int2[], $2::text[], $3::int8[], $4::int2[], $5::int2[], \
+             $6::int8[], $7::int8[], $8::float8[], $9::float8[], $10::float8[], $11::float8[], \
+             $12::float8[], $13::float8[], $14::float8[], $15::float8[], $16::float8[], \
+             $17::float8[])",
+            &params,
+        )?;
+        Ok(())
+    }
 }
 
 fn end_us(e: &Extents) -> i64 {
     e.end.timestamp_micros()
 }
 
-/// Writes `changes`, in order, inside the caller's transaction. `seen` holds the stored
-/// extents of the entities the transaction read ([`SqlView::take_seen`]); it is kept in step
-/// with what this writes.
+/// Ids to delete and entities to upsert, in a stable order (ids sorted: concurrent batches
+/// then lock rows in the same order).
+fn split<E>(m: &HashMap<EntityId, Option<Arc<E>>>) -> (Vec<EntityId>, Vec<(EntityId, &Arc<E>)>) {
+    let mut deleted = Vec::new();
+    let mut put = Vec::new();
+    for (id, e) in m {
+        match e {
+            None => deleted.push(*id),
+            Some(e) => put.push((*id, e)),
+        }
+    }
+    deleted.sort_unstable_by_key(|id| id.to_string());
+    put.sort_unstable_by_key(|(id, _)| id.to_string());
+    (deleted, put)
+}
+
+/// Writes the outcome of `changes` inside the caller's transaction, with a few statements for
+/// the whole batch whatever its size (`unnest` of array parameters, prepared once per
+/// connection). `seen` holds the stored extents of the entities the transaction read
+/// ([`SqlView::take_seen`]); it is kept in step with what this writes.
 pub(crate) fn persist(
-    tx: &mut impl GenericClient,
+    conn: &mut Conn,
     seen: &mut HashMap<(i16, EntityId), Vec<u8>>,
     changes: &[Change],
 ) -> Result<(), postgres::Error> {
-    for c in changes {
-        match c {
-            Change::PutOperationalIntent(o) => {
-                let blob = codec::encode(&o.extents.volumes);
-                tx.execute(
-                    "INSERT INTO operational_intents (id, manager, version, ovn, state, \
-                     uss_base_url, subscription_id, extents, time_end_us) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                     ON CONFLICT (id) DO UPDATE SET manager = excluded.manager, \
-                     version = excluded.version, ovn = excluded.ovn, state = excluded.state, \
-                     uss_base_url = excluded.uss_base_url, \
-                     subscription_id = excluded.subscription_id, extents = excluded.extents, \
-                     time_end_us = excluded.time_end_us",
-                    &[
-                        &o.id.to_string(),
-                        &o.manager,
-                        &i64::from(o.version),
-                        &o.ovn.as_str(),
-                        &o.state.as_str(),
-                        &o.uss_base_url,
-                        &o.subscription_id.map(|s| s.to_string()),
-                        &blob,
-                        &end_us(&o.extents),
-                    ],
-                )?;
-                put_volumes(
-                    tx,
-                    seen,
-                    Kind::OperationalIntent,
-                    o.id,
-                    &blob,
-                    &o.extents.prepared,
-                )?;
-            }
-            Change::DeleteOperationalIntent(id) => {
-                tx.execute(
-                    "DELETE FROM operational_intents WHERE id = $1",
-                    &[&id.to_string()],
-                )?;
-                delete_volumes(tx, seen, Kind::OperationalIntent, *id)?;
-            }
-            Change::PutConstraint(c) => {
-                let blob = codec::encode(&c.extents.volumes);
-                tx.execute(
-                    "INSERT INTO constraints (id, manager, version, ovn, uss_base_url, extents, \
-                     time_end_us) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                     ON CONFLICT (id) DO UPDATE SET manager = excluded.manager, \
-                     version = excluded.version, ovn = excluded.ovn, \
-                     uss_base_url = excluded.uss_base_url, extents = excluded.extents, \
-                     time_end_us = excluded.time_end_us",
-                    &[
-                        &c.id.to_string(),
-                        &c.manager,
-                        &i64::from(c.version),
-                        &c.ovn.as_str(),
-                        &c.uss_base_url,
-                        &blob,
-                        &end_us(&c.extents),
-                    ],
-                )?;
-                put_volumes(tx, seen, Kind::Constraint, c.id, &blob, &c.extents.prepared)?;
-            }
-            Change::DeleteConstraint(id) => {
-                tx.execute("DELETE FROM constraints WHERE id = $1", &[&id.to_string()])?;
-                delete_volumes(tx, seen, Kind::Constraint, *id)?;
-            }
-            Change::PutSubscription(s) => {
-                let blob = codec::encode(&s.extents.volumes);
-                let deps: Vec<String> = s
-                    .dependent_operational_intents
+    let f = Final::of(changes);
+    let mut volumes = VolumeRows::default();
+
+    let (deleted, put) = split(&f.ois);
+    for id in &deleted {
+        volumes.delete(seen, Kind::OperationalIntent, *id);
+    }
+    if !deleted.is_empty() {
+        let deleted: Vec<String> = deleted.iter().map(|id| id.to_string()).collect();
+        conn.execute(
+            "DELETE FROM operational_intents WHERE id = ANY($1)",
+            &[&deleted],
+        )?;
+    }
+    if !put.is_empty() {
+        let mut ids = Vec::new();
+        let mut managers = Vec::new();
+        let mut versions = Vec::new();
+        let mut ovns = Vec::new();
+        let mut states = Vec::new();
+        let mut urls = Vec::new();
+        let mut subs = Vec::new();
+        let mut blobs = Vec::new();
+        let mut ends = Vec::new();
+        for (id, o) in &put {
+            let blob = codec::encode(&o.extents.volumes);
+            volumes.put(
+                seen,
+                Kind::OperationalIntent,
+                *id,
+                &blob,
+                &o.extents.prepared,
+            );
+            ids.push(id.to_string());
+            managers.push(o.manager.as_str());
+            versions.push(i64::from(o.version));
+            ovns.push(o.ovn.as_str());
+            states.push(o.state.as_str());
+            urls.push(o.uss_base_url.as_str());
+            subs.push(o.subscription_id.map(|s| s.to_string()));
+            blobs.push(blob);
+            ends.push(end_us(&o.extents));
+        }
+        conn.execute(
+            "INSERT INTO operational_intents (id, manager, version, ovn, state, \
+             uss_base_url, subscription_id, extents, time_end_us) \
+             SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[], \
+             $6::text[], $7::text[], $8::bytea[], $9::int8[]) \
+             ON CONFLICT (id) DO UPDATE SET manager = excluded.manager, \
+             version = excluded.version, ovn = excluded.ovn, state = excluded.state, \
+             uss_base_url = excluded.uss_base_url, \
+             subscription_id = excluded.subscription_id, extents = excluded.extents, \
+             time_end_us = excluded.time_end_us",
+            &[
+                &ids, &managers, &versions, &ovns, &states, &urls, &subs, &blobs, &ends,
+            ],
+        )?;
+    }
+
+    let (deleted, put) = split(&f.constraints);
+    for id in &deleted {
+        volumes.delete(seen, Kind::Constraint, *id);
+    }
+    if !deleted.is_empty() {
+        let deleted: Vec<String> = deleted.iter().map(|id| id.to_string()).collect();
+        conn.execute("DELETE FROM constraints WHERE id = ANY($1)", &[&deleted])?;
+    }
+    if !put.is_empty() {
+        let mut ids = Vec::new();
+        let mut managers = Vec::new();
+        let mut versions = Vec::new();
+        let mut ovns = Vec::new();
+        let mut urls = Vec::new();
+        let mut blobs = Vec::new();
+        let mut ends = Vec::new();
+        for (id, c) in &put {
+            let blob = codec::encode(&c.extents.volumes);
+            volumes.put(seen, Kind::Constraint, *id, &blob, &c.extents.prepared);
+            ids.push(id.to_string());
+            managers.push(c.manager.as_str());
+            versions.push(i64::from(c.version));
+            ovns.push(c.ovn.as_str());
+            urls.push(c.uss_base_url.as_str());
+            blobs.push(blob);
+            ends.push(end_us(&c.extents));
+        }
+        conn.execute(
+            "INSERT INTO constraints (id, manager, version, ovn, uss_base_url, extents, \
+             time_end_us) SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], \
+             $4::text[], $5::text[], $6::bytea[], $7::int8[]) \
+             ON CONFLICT (id) DO UPDATE SET manager = excluded.manager, \
+             version = excluded.version, ovn = excluded.ovn, \
+             uss_base_url = excluded.uss_base_url, extents = excluded.extents, \
+             time_end_us = excluded.time_end_us",
+            &[&ids, &managers, &versions, &ovns, &urls, &blobs, &ends],
+        )?;
+    }
+
+    let (deleted, put) = split(&f.subs);
+    for id in &deleted {
+        volumes.delete(seen, Kind::Subscription, *id);
+    }
+    if !deleted.is_empty() {
+        let deleted: Vec<String> = deleted.iter().map(|id| id.to_string()).collect();
+        conn.execute("DELETE FROM subscriptions WHERE id = ANY($1)", &[&deleted])?;
+    }
+    if !put.is_empty() {
+        let mut ids = Vec::new();
+        let mut managers = Vec::new();
+        let mut versions = Vec::new();
+        let mut indexes = Vec::new();
+        let mut urls = Vec::new();
+        let mut for_ois = Vec::new();
+        let mut for_constraints = Vec::new();
+        let mut implicit = Vec::new();
+        let mut deps = Vec::new();
+        let mut blobs = Vec::new();
+        let mut ends = Vec::new();
+        for (id, s) in &put {
+            let blob = codec::encode(&s.extents.volumes);
+            volumes.put(seen, Kind::Subscription, *id, &blob, &s.extents.prepared);
+            ids.push(id.to_string());
+            managers.push(s.manager.as_str());
+            versions.push(s.version.as_str());
+            indexes.push(i64::from(s.notification_index));
+            urls.push(s.uss_base_url.as_str());
+            for_ois.push(s.notify_for_operational_intents);
+            for_constraints.push(s.notify_for_constraints);
+            implicit.push(s.implicit);
+            deps.push(
+                s.dependent_operational_intents
                     .iter()
                     .map(|d| d.to_string())
-                    .collect();
-                tx.execute(
-                    "INSERT INTO subscriptions (id, manager, version, notification_index, \
-                     uss_base_url, notify_for_operational_intents, notify_for_constraints, \
-                     implicit, dependent_operational_intents, extents, time_end_us) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-                     ON CONFLICT (id) DO UPDATE SET manager = excluded.manager, \
-                     version = excluded.version, \
-                     notification_index = excluded.notification_index, \
-                     uss_base_url = excluded.uss_base_url, \
-                     notify_for_operational_intents = excluded.notify_for_operational_intents, \
-                     notify_for_constraints = excluded.notify_for_constraints, \
-                     implicit = excluded.implicit, \
-                     dependent_operational_intents = excluded.dependent_operational_intents, \
-                     extents = excluded.extents, time_end_us = excluded.time_end_us",
-                    &[
-                        &s.id.to_string(),
-                        &s.manager,
-                        &s.version,
-                        &i64::from(s.notification_index),
-                        &s.uss_base_url,
-                        &s.notify_for_operational_intents,
-                        &s.notify_for_constraints,
-                        &s.implicit,
-                        &deps.join(","),
-                        &blob,
-                        &end_us(&s.extents),
-                    ],
-                )?;
-                put_volumes(
-                    tx,
-                    seen,
-                    Kind::Subscription,
-                    s.id,
-                    &blob,
-                    &s.extents.prepared,
-                )?;
-            }
-            Change::DeleteSubscription(id) => {
-                tx.execute(
-                    "DELETE FROM subscriptions WHERE id = $1",
-                    &[&id.to_string()],
-                )?;
-                delete_volumes(tx, seen, Kind::Subscription, *id)?;
-            }
-            Change::PutAvailability(a) => {
-                tx.execute(
-                    "INSERT INTO uss_availability (uss, availability, version) \
-                     VALUES ($1, $2, $3) ON CONFLICT (uss) DO UPDATE SET \
-                     availability = excluded.availability, version = excluded.version",
-                    &[&a.uss, &a.availability.as_str(), &a.version],
-                )?;
-            }
-            Change::AddReport(r) => {
-                tx.execute(
-                    "INSERT INTO reports (id, reporter, received_us, body) \
-                     VALUES ($1, $2, $3, $4)",
-                    &[&r.id, &r.reporter, &r.received.timestamp_micros(), &r.body],
-                )?;
-            }
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
+            blobs.push(blob);
+            ends.push(end_us(&s.extents));
         }
+        conn.execute(
+            "INSERT INTO subscriptions (id, manager, version, notification_index, \
+             uss_base_url, notify_for_operational_intents, notify_for_constraints, \
+             implicit, dependent_operational_intents, extents, time_end_us) \
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], \
+             $5::text[], $6::bool[], $7::bool[], $8::bool[], $9::text[], $10::bytea[], \
+             $11::int8[]) \
+             ON CONFLICT (id) DO UPDATE SET manager = excluded.manager, \
+             version = excluded.version, \
+             notification_index = excluded.notification_index, \
+             uss_base_url = excluded.uss_base_url, \
+             notify_for_operational_intents = excluded.notify_for_operational_intents, \
+             notify_for_constraints = excluded.notify_for_constraints, \
+             implicit = excluded.implicit, \
+             dependent_operational_intents = excluded.dependent_operational_intents, \
+             extents = excluded.extents, time_end_us = excluded.time_end_us",
+            &[
+                &ids,
+                &managers,
+                &versions,
+                &indexes,
+                &urls,
+                &for_ois,
+                &for_constraints,
+                &implicit,
+                &deps,
+                &blobs,
+                &ends,
+            ],
+        )?;
+    }
+
+    volumes.write(conn)?;
+
+    let mut availability: Vec<_> = f.availability.values().collect();
+    availability.sort_unstable_by(|a, b| a.uss.cmp(&b.uss));
+    for a in availability {
+        conn.execute(
+            "INSERT INTO uss_availability (uss, availability, version) \
+             VALUES ($1, $2, $3) ON CONFLICT (uss) DO UPDATE SET \
+             availability = excluded.availability, version = excluded.version",
+            &[&a.uss, &a.availability.as_str(), &a.version],
+        )?;
+    }
+    for r in &f.reports {
+        conn.execute(
+            "INSERT INTO reports (id, reporter, received_us, body) VALUES ($1, $2, $3, $4)",
+            &[&r.id, &r.reporter, &r.received.timestamp_micros(), &r.body],
+        )?;
     }
     Ok(())
 }

@@ -50,8 +50,9 @@ fn lost_race(e: &postgres::Error) -> bool {
         return false;
     };
     // 40001/40P01: serialization failure, deadlock; 23505: unique violation (the version row,
-    // or PostgreSQL's own catalogue on a concurrent CREATE TABLE); 42P07: table exists.
-    matches!(code.code(), "40001" | "40P01" | "23505" | "42P07")
+    // or PostgreSQL's own catalogue on a concurrent CREATE TABLE); 42P07: table exists;
+    // 42710: the table's row type exists (another concurrent CREATE TABLE).
+    matches!(code.code(), "40001" | "40P01" | "23505" | "42P07" | "42710")
 }
 
 fn run_once(client: &mut Client) -> Result<Vec<i64>, PgError> {
