@@ -242,6 +242,48 @@ fn writes_of_one_instance_share_transactions_and_a_refused_one_leaves_nothing() 
     assert_eq!(store.counts().unwrap().0, 1);
 }
 
+/// In a write, an area look-up fetches every kind at once and keeps the answer for the other
+/// kinds: it finds what a read finds.
+#[test]
+fn area_look_ups_in_a_write_find_what_a_read_finds() {
+    let Some(db) = fresh_db("area_look_ups_in_a_write_find_what_a_read_finds") else {
+        return;
+    };
+    let store = PostgresStore::open(&db.url).unwrap();
+    for i in 0..30 {
+        create(&store, "uss1", f64::from(i) * 0.0025, vec![]).unwrap();
+    }
+    let mut found = 0;
+    for j in 0..32 {
+        let q = create_request(f64::from(j) * 0.0025 - 0.00125, vec![]);
+        let area = &q.extents.prepared;
+        let ids = |v: Vec<Arc<deconflict_core::model::OperationalIntent>>| {
+            let mut ids: Vec<_> = v.iter().map(|e| e.id).collect();
+            ids.sort_unstable();
+            ids
+        };
+        let by_read = deconflict_core::store::read(&store, |tx| {
+            Ok((
+                ids(tx.operational_intents_in(area)?),
+                tx.constraints_in(area)?.len(),
+                tx.subscriptions_in(area)?.len(),
+            ))
+        })
+        .unwrap();
+        let by_write = write(&store, |tx| {
+            Ok((
+                ids(tx.operational_intents_in(area)?),
+                tx.constraints_in(area)?.len(),
+                tx.subscriptions_in(area)?.len(),
+            ))
+        })
+        .unwrap();
+        assert_eq!(by_read, by_write, "{j}");
+        found += by_read.0.len();
+    }
+    assert!(found >= 50, "{found}");
+}
+
 #[test]
 fn migrations_apply_once_even_when_instances_start_together() {
     let Some(db) = fresh_db("migrations_apply_once_even_when_instances_start_together") else {

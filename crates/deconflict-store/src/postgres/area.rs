@@ -20,14 +20,18 @@
 //! its cell. Nothing here is PostgreSQL-specific: CockroachDB and YugabyteDB accept the same
 //! index and queries.
 //!
-//! Cost (PostgreSQL 15, 2 cores, release build, 100,000 intents within about 200 x 200 km,
-//! `tests/area_cost.rs`): a 500 m look-up takes about 6 ms and reads about 430 index entries
-//! for 3 intents found; 2 km, 7 ms; 20 km, 14 ms for 144 found and 2,100 entries. A read with
-//! one point query costs 0.3 ms, so the area query dominates, and most of it is planning: the
-//! statement is a `UNION ALL` of one branch per class and face (about 20 to 30), planned anew
-//! each time (EXPLAIN ANALYZE of a 500 m look-up: 3 ms planning, 0.6 ms execution). The next
-//! step is a statement of fixed shape, prepared once per connection, taking the cells as array
-//! parameters.
+//! The look-up is one statement of fixed shape ([`area_sql`]): the probes (one row per class,
+//! face and `cu`, with the `cv` range and the query box) come in as array parameters, are
+//! unnested and joined to the index, and the matching rows are read by primary key. Each
+//! connection prepares it once, and PostgreSQL plans it once (a generic plan: nested index
+//! scans).
+//!
+//! Cost (PostgreSQL 15, 2 shared cores, release build, 100,000 intents within about
+//! 200 x 200 km, `tests/area_cost.rs`): a 500 m look-up 1.1-1.2 ms; 2 km 0.9-1.3 ms (about 50
+//! index scans, 480 entries read, 6 intents found); 20 km 5-7 ms (144 found). Before, with a
+//! `UNION ALL` of 20 to 30 branches of literals planned anew each time: 5.8, 6.7 and 14.4 ms,
+//! of which about 3 ms was planning. What is left is mostly the index descents (one per probe
+//! row) and decoding the rows found.
 
 use deconflict_geo::PreparedVolume;
 
@@ -295,6 +299,46 @@ pub(crate) fn area_sql(table: &str, cols: &str) -> String {
          SELECT v.entity_id FROM {} JOIN volumes v ON v.kind = $1 AND {ranges})",
         unnest_of(2),
         unnest_of(18),
+    )
+}
+
+/// The one statement of an area look-up of every kind at once: rows of a kind code, then the
+/// columns `oi_cols` (8), `constraint_cols` (6) and `sub_cols` (10), with those of the other
+/// kinds NULL. `$1`..`$32` are the probes, as `$2`..`$33` of [`area_sql`]. The entities that
+/// changed in the transaction are laid over it by the caller, as for any look-up.
+pub(crate) fn all_kinds_sql_with(oi_cols: &str, constraint_cols: &str, sub_cols: &str) -> String {
+    let cells = PROBE_MATCH.replace("{cu}", "v.cu = p.cu_lo");
+    let ranges = PROBE_MATCH.replace("{cu}", "v.cu >= p.cu_lo AND v.cu <= p.cu_hi");
+    let prefixed = |cols: &str, t: &str| -> String {
+        cols.split(',')
+            .map(|c| format!("{t}.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let oi_nulls = "NULL::text, NULL::text, NULL::int8, NULL::text, NULL::text, NULL::text, \
+                    NULL::text, NULL::bytea";
+    let constraint_nulls = "NULL::text, NULL::text, NULL::int8, NULL::text, NULL::text, \
+                            NULL::bytea";
+    let sub_nulls = "NULL::text, NULL::text, NULL::text, NULL::int8, NULL::text, NULL::bool, \
+                     NULL::bool, NULL::bool, NULL::text, NULL::bytea";
+    format!(
+        "WITH c AS (\
+         SELECT v.kind, v.entity_id FROM {} JOIN volumes v ON v.kind IN (1, 2, 3) AND {cells} \
+         UNION ALL \
+         SELECT v.kind, v.entity_id FROM {} JOIN volumes v ON v.kind IN (1, 2, 3) AND {ranges}) \
+         SELECT 1::int2, {}, {constraint_nulls}, {sub_nulls} FROM operational_intents o \
+         WHERE o.id IN (SELECT entity_id FROM c WHERE kind = 1) \
+         UNION ALL \
+         SELECT 2::int2, {oi_nulls}, {}, {sub_nulls} FROM constraints k \
+         WHERE k.id IN (SELECT entity_id FROM c WHERE kind = 2) \
+         UNION ALL \
+         SELECT 3::int2, {oi_nulls}, {constraint_nulls}, {} FROM subscriptions s \
+         WHERE s.id IN (SELECT entity_id FROM c WHERE kind = 3)",
+        unnest_of(1),
+        unnest_of(17),
+        prefixed(oi_cols, "o"),
+        prefixed(constraint_cols, "k"),
+        prefixed(sub_cols, "s"),
     )
 }
 

@@ -116,7 +116,9 @@ impl Manager {
         let version: String = client.query_one("SELECT version()", &[])?.try_get(0)?;
         let flavour = Flavour::of(&version);
         if flavour == Flavour::PostgreSql {
-            client.batch_execute("SET enable_seqscan = off")?;
+            client.batch_execute(
+                "SET enable_seqscan = off; SET plan_cache_mode = force_generic_plan",
+            )?;
         }
         Ok(Conn {
             client,

@@ -539,7 +539,7 @@ impl PostgresStore {
         };
         let seq = batch.seq;
         let (result, failure, mine, seen) = {
-            let view = SqlView::new(&mut batch.conn);
+            let view = SqlView::for_write(&mut batch.conn);
             let below = Layered {
                 base: &view,
                 top: &batch.pending,

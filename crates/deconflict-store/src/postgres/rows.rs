@@ -17,7 +17,9 @@ use deconflict_geo::{any_intersects, PreparedVolume};
 use postgres::types::ToSql;
 use postgres::Row;
 
-use super::area::{area_params, area_sql, probes, volume_box, Kind};
+use super::area::{
+    all_kinds_sql_with, area_params, area_sql, probes, volume_box, AreaProbes, Kind,
+};
 use super::conn::Conn;
 use super::error::{to_dss, PgError};
 use crate::codec;
@@ -46,50 +48,82 @@ fn extents_of(blob: &[u8]) -> Result<Extents, PgError> {
 }
 
 fn oi_of(r: &Row) -> Result<OperationalIntent, PgError> {
-    let state: &str = r.try_get(4)?;
-    let sub: Option<&str> = r.try_get(6)?;
+    oi_at(r, 0)
+}
+
+/// An operational intent from the columns `OI_COLS` starting at column `o`.
+fn oi_at(r: &Row, o: usize) -> Result<OperationalIntent, PgError> {
+    let state: &str = r.try_get(o + 4)?;
+    let sub: Option<&str> = r.try_get(o + 6)?;
     Ok(OperationalIntent {
-        id: id_of(r.try_get(0)?)?,
-        manager: r.try_get(1)?,
-        version: int32(r.try_get(2)?, "version")?,
-        ovn: Ovn(r.try_get(3)?),
+        id: id_of(r.try_get(o)?)?,
+        manager: r.try_get(o + 1)?,
+        version: int32(r.try_get(o + 2)?, "version")?,
+        ovn: Ovn(r.try_get(o + 3)?),
         state: OiState::parse(state).ok_or_else(|| corrupt(format!("bad state {state}")))?,
-        uss_base_url: r.try_get(5)?,
+        uss_base_url: r.try_get(o + 5)?,
         subscription_id: sub.map(id_of).transpose()?,
-        extents: extents_of(r.try_get(7)?)?,
+        extents: extents_of(r.try_get(o + 7)?)?,
     })
 }
 
 fn constraint_of(r: &Row) -> Result<Constraint, PgError> {
+    constraint_at(r, 0)
+}
+
+fn constraint_at(r: &Row, o: usize) -> Result<Constraint, PgError> {
     Ok(Constraint {
-        id: id_of(r.try_get(0)?)?,
-        manager: r.try_get(1)?,
-        version: int32(r.try_get(2)?, "version")?,
-        ovn: Ovn(r.try_get(3)?),
-        uss_base_url: r.try_get(4)?,
-        extents: extents_of(r.try_get(5)?)?,
+        id: id_of(r.try_get(o)?)?,
+        manager: r.try_get(o + 1)?,
+        version: int32(r.try_get(o + 2)?, "version")?,
+        ovn: Ovn(r.try_get(o + 3)?),
+        uss_base_url: r.try_get(o + 4)?,
+        extents: extents_of(r.try_get(o + 5)?)?,
     })
 }
 
 fn sub_of(r: &Row) -> Result<Subscription, PgError> {
-    let deps: &str = r.try_get(8)?;
+    sub_at(r, 0)
+}
+
+fn sub_at(r: &Row, o: usize) -> Result<Subscription, PgError> {
+    let deps: &str = r.try_get(o + 8)?;
     Ok(Subscription {
-        id: id_of(r.try_get(0)?)?,
-        manager: r.try_get(1)?,
-        version: r.try_get(2)?,
-        notification_index: int32(r.try_get(3)?, "notification_index")?,
-        uss_base_url: r.try_get(4)?,
-        notify_for_operational_intents: r.try_get(5)?,
-        notify_for_constraints: r.try_get(6)?,
-        implicit: r.try_get(7)?,
+        id: id_of(r.try_get(o)?)?,
+        manager: r.try_get(o + 1)?,
+        version: r.try_get(o + 2)?,
+        notification_index: int32(r.try_get(o + 3)?, "notification_index")?,
+        uss_base_url: r.try_get(o + 4)?,
+        notify_for_operational_intents: r.try_get(o + 5)?,
+        notify_for_constraints: r.try_get(o + 6)?,
+        implicit: r.try_get(o + 7)?,
         dependent_operational_intents: deps
             .split(',')
             .filter(|s| !s.is_empty())
             .map(id_of)
             .collect::<Result<_, _>>()?,
-        extents: extents_of(r.try_get(9)?)?,
+        extents: extents_of(r.try_get(o + 9)?)?,
     })
 }
+
+fn all_kinds_sql() -> String {
+    all_kinds_sql_with(OI_COLS, CONSTRAINT_COLS, SUB_COLS)
+}
+
+/// Everything of every kind in one area, as [`SqlView::all_within`] fetches it for a write.
+#[derive(Default)]
+struct AreaRead {
+    probes: AreaProbes,
+    ois: Vec<Arc<OperationalIntent>>,
+    constraints: Vec<Arc<Constraint>>,
+    subs: Vec<Arc<Subscription>>,
+}
+
+/// Column offsets of each kind in the rows of `ALL_WITHIN_SQL`: the kind, then the columns of
+/// an intent, a constraint and a subscription, those of the other kinds NULL.
+const ALL_OI: usize = 1;
+const ALL_CONSTRAINT: usize = 9;
+const ALL_SUB: usize = 15;
 
 /// Reads through one connection or transaction. The first SQL error is kept, so that the
 /// store can tell a serialization failure (retry) from a rule's own refusal even when a rule
@@ -103,6 +137,11 @@ pub(crate) struct SqlView<'c> {
     /// in a transaction ([`SqlView::needs_transaction`]).
     budget: std::cell::Cell<Option<u32>>,
     over_budget: std::cell::Cell<bool>,
+    /// In a write: an area look-up fetches all three kinds in one statement and keeps them
+    /// for the look-ups of the other kinds in the same area that the rules make next (a new
+    /// intent checks intents and constraints, then finds the subscriptions to notify).
+    all_kinds: bool,
+    last_area: RefCell<Option<AreaRead>>,
     /// The stored `extents` of the entities read, by kind and id: an unchanged entity keeps
     /// its `volumes` rows when it is written back.
     seen: RefCell<HashMap<(i16, EntityId), Vec<u8>>>,
@@ -115,8 +154,18 @@ impl<'c> SqlView<'c> {
             failure: RefCell::new(None),
             budget: std::cell::Cell::new(None),
             over_budget: std::cell::Cell::new(false),
+            all_kinds: false,
+            last_area: RefCell::new(None),
             seen: RefCell::new(HashMap::new()),
         }
+    }
+
+    /// A view for the rules of a write: area look-ups fetch every kind at once (see
+    /// `all_kinds`).
+    pub(crate) fn for_write(conn: &'c mut Conn) -> Self {
+        let mut view = Self::new(conn);
+        view.all_kinds = true;
+        view
     }
 
     /// A view outside any transaction that answers one statement; see `budget`.
@@ -195,6 +244,54 @@ impl<'c> SqlView<'c> {
                 Ok(Some(Arc::new(e)))
             }
         }
+    }
+
+    /// Every entity of every kind in `area`, from one statement, or from the last look-up
+    /// when it was of the same area; `pick` takes the kind wanted.
+    fn all_within<E>(
+        &self,
+        area: &[PreparedVolume],
+        pick: fn(&AreaRead) -> &Vec<Arc<E>>,
+    ) -> Result<Vec<Arc<E>>> {
+        let probes = probes(area);
+        if probes.is_empty() {
+            return Ok(Vec::new());
+        }
+        if let Some(last) = &*self.last_area.borrow() {
+            if last.probes == probes {
+                return Ok(pick(last).clone());
+            }
+        }
+        let rows = self.query(&all_kinds_sql(), &area_params(&0, &probes)[1..])?;
+        let mut read = AreaRead {
+            probes,
+            ..AreaRead::default()
+        };
+        for r in &rows {
+            let kind: i16 = r.try_get(0).map_err(|e| self.sql_err(e))?;
+            if kind == Kind::OperationalIntent.code() {
+                let e = oi_at(r, ALL_OI)?;
+                if any_intersects(&e.extents.prepared, area) {
+                    self.remember(Kind::OperationalIntent, e.id, r, ALL_OI + 7);
+                    read.ois.push(Arc::new(e));
+                }
+            } else if kind == Kind::Constraint.code() {
+                let e = constraint_at(r, ALL_CONSTRAINT)?;
+                if any_intersects(&e.extents.prepared, area) {
+                    self.remember(Kind::Constraint, e.id, r, ALL_CONSTRAINT + 5);
+                    read.constraints.push(Arc::new(e));
+                }
+            } else {
+                let e = sub_at(r, ALL_SUB)?;
+                if any_intersects(&e.extents.prepared, area) {
+                    self.remember(Kind::Subscription, e.id, r, ALL_SUB + 9);
+                    read.subs.push(Arc::new(e));
+                }
+            }
+        }
+        let out = pick(&read).clone();
+        *self.last_area.borrow_mut() = Some(read);
+        Ok(out)
     }
 
     fn within<E: deconflict_core::model::Located>(
@@ -291,6 +388,9 @@ impl ReadTx for SqlView<'_> {
         &self,
         area: &[PreparedVolume],
     ) -> Result<Vec<Arc<OperationalIntent>>> {
+        if self.all_kinds {
+            return self.all_within(area, |a| &a.ois);
+        }
         self.within(
             Kind::OperationalIntent,
             "operational_intents",
@@ -300,6 +400,9 @@ impl ReadTx for SqlView<'_> {
         )
     }
     fn constraints_in(&self, area: &[PreparedVolume]) -> Result<Vec<Arc<Constraint>>> {
+        if self.all_kinds {
+            return self.all_within(area, |a| &a.constraints);
+        }
         self.within(
             Kind::Constraint,
             "constraints",
@@ -309,6 +412,9 @@ impl ReadTx for SqlView<'_> {
         )
     }
     fn subscriptions_in(&self, area: &[PreparedVolume]) -> Result<Vec<Arc<Subscription>>> {
+        if self.all_kinds {
+            return self.all_within(area, |a| &a.subs);
+        }
         self.within(Kind::Subscription, "subscriptions", SUB_COLS, area, sub_of)
     }
     fn availability(&self, uss: &str) -> Result<Option<UssAvailability>> {
