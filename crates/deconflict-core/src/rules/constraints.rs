@@ -6,10 +6,9 @@ use std::sync::Arc;
 use deconflict_geo::PreparedVolume;
 
 use super::{
-    availability_of, existing, for_change, live, live_or_404, notify_subscribers,
-    AvailabilityCache, Caller,
+    availability_of, existing, for_change, get_answer, notify_subscribers, query_answer, Caller,
 };
-use crate::error::{DssError, Result};
+use crate::error::Result;
 use crate::ids::{EntityId, Ovn};
 use crate::model::{Constraint, Extents, Timestamp};
 use crate::present;
@@ -31,26 +30,7 @@ pub fn query(
     now: Timestamp,
     max_results: usize,
 ) -> Result<Vec<wire::ConstraintReference>> {
-    let found = live(tx.constraints_in(area)?, now);
-    if found.len() > max_results {
-        return Err(DssError::TooLarge {
-            field: "area_of_interest".into(),
-            rule: format!(
-                "the area holds more than {max_results} constraints; query a smaller area"
-            ),
-        });
-    }
-    let mut avail = AvailabilityCache::new(tx);
-    found
-        .iter()
-        .map(|c| {
-            Ok(present::constraint(
-                c,
-                &caller.manager,
-                avail.get(&c.manager)?,
-            ))
-        })
-        .collect()
+    query_answer(tx, caller, tx.constraints_in(area)?, now, max_results)
 }
 
 pub fn get(
@@ -59,12 +39,7 @@ pub fn get(
     id: EntityId,
     now: Timestamp,
 ) -> Result<wire::ConstraintReference> {
-    let c = live_or_404(tx.constraint(id)?, id, now)?;
-    Ok(present::constraint(
-        &c,
-        &caller.manager,
-        availability_of(tx, &c.manager)?,
-    ))
+    get_answer(tx, caller, tx.constraint(id)?, id, now)
 }
 
 /// Creates or updates; the flag says whether it was created.

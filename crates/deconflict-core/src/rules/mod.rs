@@ -114,12 +114,20 @@ pub(crate) fn notify_subscribers(
 /// An entity a manager owns and an OVN versions: operational intents and constraints.
 pub(crate) trait Owned: Located {
     const KIND: &'static str;
+    /// What a query answers with for this kind.
+    type Reference;
     fn manager(&self) -> &str;
     fn ovn(&self) -> &Ovn;
+    /// The reference as `viewer` may see it.
+    fn reference(&self, viewer: &str, availability: Availability) -> Self::Reference;
 }
 
 impl Owned for OperationalIntent {
     const KIND: &'static str = "operational intent";
+    type Reference = wire::OperationalIntentReference;
+    fn reference(&self, viewer: &str, availability: Availability) -> Self::Reference {
+        crate::present::operational_intent(self, viewer, availability)
+    }
     fn manager(&self) -> &str {
         &self.manager
     }
@@ -130,6 +138,10 @@ impl Owned for OperationalIntent {
 
 impl Owned for Constraint {
     const KIND: &'static str = "constraint";
+    type Reference = wire::ConstraintReference;
+    fn reference(&self, viewer: &str, availability: Availability) -> Self::Reference {
+        crate::present::constraint(self, viewer, availability)
+    }
     fn manager(&self) -> &str {
         &self.manager
     }
@@ -193,4 +205,42 @@ pub(crate) fn for_change<E: Owned>(
         )));
     }
     Ok(e)
+}
+
+/// The answer to a query: the live entities of `found` as `caller` may see them, or 413 when
+/// there are more than `max_results` (a truncated answer would hide entities).
+pub(crate) fn query_answer<E: Owned>(
+    tx: &dyn ReadTx,
+    caller: &Caller,
+    found: Vec<Arc<E>>,
+    now: Timestamp,
+    max_results: usize,
+) -> Result<Vec<E::Reference>> {
+    let found = live(found, now);
+    if found.len() > max_results {
+        return Err(DssError::TooLarge {
+            field: "area_of_interest".into(),
+            rule: format!(
+                "the area holds more than {max_results} {}s; query a smaller area",
+                E::KIND
+            ),
+        });
+    }
+    let mut avail = AvailabilityCache::new(tx);
+    found
+        .iter()
+        .map(|e| Ok(e.reference(&caller.manager, avail.get(e.manager())?)))
+        .collect()
+}
+
+/// The live entity `found` for `id` as `caller` may see it, or 404.
+pub(crate) fn get_answer<E: Owned>(
+    tx: &dyn ReadTx,
+    caller: &Caller,
+    found: Option<Arc<E>>,
+    id: EntityId,
+    now: Timestamp,
+) -> Result<E::Reference> {
+    let e = live_or_404(found, id, now)?;
+    Ok(e.reference(&caller.manager, availability_of(tx, e.manager())?))
 }

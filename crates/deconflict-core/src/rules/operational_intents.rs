@@ -6,7 +6,7 @@ use std::sync::Arc;
 use deconflict_geo::PreparedVolume;
 
 use super::{
-    availability_of, existing, for_change, live, live_or_404, notify_subscribers,
+    availability_of, existing, for_change, get_answer, live, notify_subscribers, query_answer,
     AvailabilityCache, Caller,
 };
 use crate::error::{DssError, Result};
@@ -57,26 +57,13 @@ pub fn query(
     now: Timestamp,
     max_results: usize,
 ) -> Result<Vec<wire::OperationalIntentReference>> {
-    let found = live(tx.operational_intents_in(area)?, now);
-    if found.len() > max_results {
-        return Err(DssError::TooLarge {
-            field: "area_of_interest".into(),
-            rule: format!(
-                "the area holds more than {max_results} operational intents; query a smaller area"
-            ),
-        });
-    }
-    let mut avail = AvailabilityCache::new(tx);
-    found
-        .iter()
-        .map(|oi| {
-            Ok(present::operational_intent(
-                oi,
-                &caller.manager,
-                avail.get(&oi.manager)?,
-            ))
-        })
-        .collect()
+    query_answer(
+        tx,
+        caller,
+        tx.operational_intents_in(area)?,
+        now,
+        max_results,
+    )
 }
 
 pub fn get(
@@ -85,12 +72,7 @@ pub fn get(
     id: EntityId,
     now: Timestamp,
 ) -> Result<wire::OperationalIntentReference> {
-    let oi = live_or_404(tx.operational_intent(id)?, id, now)?;
-    Ok(present::operational_intent(
-        &oi,
-        &caller.manager,
-        availability_of(tx, &oi.manager)?,
-    ))
+    get_answer(tx, caller, tx.operational_intent(id)?, id, now)
 }
 
 pub fn put(
