@@ -6,7 +6,6 @@
 //! `DECONFLICT_TEST_POSTGRES`, dropped afterwards). Without that variable it fails under
 //! `CI=true` and otherwise prints a loud NOT RUN notice and passes.
 
-use std::io::Write;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,84 +63,11 @@ macro_rules! backend_tests {
 }
 pub(crate) use backend_tests;
 
-/// The variable naming the PostgreSQL server tests may create databases on.
-pub const PG_ENV: &str = "DECONFLICT_TEST_POSTGRES";
+pub use deconflict_testkit::{TestDb, PG_ENV};
 
-/// Whether PostgreSQL tests can run. When they cannot: a panic under `CI=true`, otherwise a
-/// notice on standard error (written past the harness's capture, so that it is seen).
+/// Whether PostgreSQL tests can run (see [`deconflict_testkit::available`]).
 pub fn postgres_available(test: &str) -> bool {
-    if std::env::var_os(PG_ENV).is_some() {
-        return true;
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "{PG_ENV} is not set, and CI=true: the PostgreSQL variant of {test} must run in CI. \
-             Run the suite with scripts/test.sh (or scripts/pg.sh cargo test)."
-        );
-    }
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n!!! NOT RUN: {test} needs PostgreSQL and {PG_ENV} is not set.\n\
-         !!! Run `scripts/pg.sh cargo test -p deconflict-server` (throw-away server) or set \
-         {PG_ENV}=postgres://user:password@host:port/database.\n"
-    );
-    false
-}
-
-/// A database of its own for one test, dropped afterwards (from a thread of its own, since
-/// the blocking PostgreSQL client must not run on an async thread).
-pub struct TestDb {
-    admin: String,
-    name: String,
-    pub url: String,
-}
-
-impl TestDb {
-    pub fn create() -> Self {
-        let admin = std::env::var(PG_ENV).unwrap_or_else(|_| panic!("{PG_ENV} is not set"));
-        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-        let url = with_dbname(&admin, &name);
-        let (a, n) = (admin.clone(), name.clone());
-        std::thread::spawn(move || {
-            postgres::Client::connect(&a, postgres::NoTls)
-                .unwrap_or_else(|e| panic!("cannot connect to {PG_ENV}: {e}"))
-                .batch_execute(&format!("CREATE DATABASE {n}"))
-                .unwrap_or_else(|e| panic!("CREATE DATABASE {n}: {e}"));
-        })
-        .join()
-        .unwrap();
-        Self { admin, name, url }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let (admin, name) = (self.admin.clone(), self.name.clone());
-        let _ = std::thread::spawn(move || {
-            if let Ok(mut c) = postgres::Client::connect(&admin, postgres::NoTls) {
-                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-            }
-        })
-        .join();
-    }
-}
-
-/// `url` with its database replaced by `db`.
-pub fn with_dbname(url: &str, db: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
-    let mut out = format!("{}/{db}", &base[..path_start]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
+    deconflict_testkit::available(test, &[PG_ENV])
 }
 
 pub struct TestApp {
