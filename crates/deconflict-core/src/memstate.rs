@@ -3,7 +3,7 @@
 //!
 //! Reads are answered from here; writes go to disk first and are applied here after commit.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use deconflict_geo::{any_intersects, PreparedVolume, SpatialIndex};
@@ -11,7 +11,7 @@ use deconflict_geo::{any_intersects, PreparedVolume, SpatialIndex};
 use crate::error::Result;
 use crate::ids::EntityId;
 use crate::model::{
-    Constraint, Located, OperationalIntent, Subscription, Timestamp, UssAvailability,
+    Constraint, Document, Located, OperationalIntent, Subscription, Timestamp, UssAvailability,
 };
 use crate::store::{Change, Expired, ReadTx, Tx};
 
@@ -72,6 +72,33 @@ impl<E: Located> Table<E> {
     }
 }
 
+/// [`Document`]s by kind, then by id (so that a kind lists in id order).
+#[derive(Debug, Default)]
+pub struct Documents(HashMap<String, BTreeMap<String, Arc<Document>>>);
+
+impl Documents {
+    pub fn get(&self, kind: &str, id: &str) -> Option<Arc<Document>> {
+        self.0.get(kind).and_then(|m| m.get(id)).cloned()
+    }
+    pub fn of_kind(&self, kind: &str) -> Vec<Arc<Document>> {
+        self.0
+            .get(kind)
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+    pub fn put(&mut self, d: Arc<Document>) {
+        self.0
+            .entry(d.kind.clone())
+            .or_default()
+            .insert(d.id.clone(), d);
+    }
+    pub fn remove(&mut self, kind: &str, id: &str) {
+        if let Some(m) = self.0.get_mut(kind) {
+            m.remove(id);
+        }
+    }
+}
+
 /// Everything a DSS instance holds, in memory.
 #[derive(Debug, Default)]
 pub struct MemState {
@@ -79,6 +106,7 @@ pub struct MemState {
     pub constraints: Table<Constraint>,
     pub subscriptions: Table<Subscription>,
     pub availability: HashMap<String, UssAvailability>,
+    pub documents: Documents,
 }
 
 impl MemState {
@@ -96,6 +124,8 @@ impl MemState {
                     self.availability.insert(a.uss.clone(), a.clone());
                 }
                 Change::AddReport(_) => {}
+                Change::PutDocument(d) => self.documents.put(d.clone()),
+                Change::DeleteDocument { kind, id } => self.documents.remove(kind, id),
             }
         }
     }
@@ -137,6 +167,12 @@ impl ReadTx for MemState {
     fn availability(&self, uss: &str) -> Result<Option<UssAvailability>> {
         Ok(self.availability.get(uss).cloned())
     }
+    fn document(&self, kind: &str, id: &str) -> Result<Option<Arc<Document>>> {
+        Ok(self.documents.get(kind, id))
+    }
+    fn documents(&self, kind: &str) -> Result<Vec<Arc<Document>>> {
+        Ok(self.documents.of_kind(kind))
+    }
 }
 
 /// Pending changes of one kind: `None` marks a deletion.
@@ -149,6 +185,7 @@ pub struct Pending {
     constraints: PendingRows<Constraint>,
     subs: PendingRows<Subscription>,
     availability: HashMap<String, UssAvailability>,
+    docs: HashMap<(String, String), Option<Arc<Document>>>,
     changes: Vec<Change>,
 }
 
@@ -177,6 +214,13 @@ impl Pending {
                 self.availability.insert(a.uss.clone(), a.clone());
             }
             Change::AddReport(_) => {}
+            Change::PutDocument(d) => {
+                self.docs
+                    .insert((d.kind.clone(), d.id.clone()), Some(d.clone()));
+            }
+            Change::DeleteDocument { kind, id } => {
+                self.docs.insert((kind.clone(), id.clone()), None);
+            }
         }
         self.changes.push(change);
     }
@@ -269,6 +313,30 @@ impl ReadTx for Layered<'_> {
             None => self.base.availability(uss),
         }
     }
+    fn document(&self, kind: &str, id: &str) -> Result<Option<Arc<Document>>> {
+        match self.top.docs.get(&(kind.to_owned(), id.to_owned())) {
+            Some(d) => Ok(d.clone()),
+            None => self.base.document(kind, id),
+        }
+    }
+    fn documents(&self, kind: &str) -> Result<Vec<Arc<Document>>> {
+        let mut by_id: BTreeMap<String, Arc<Document>> = self
+            .base
+            .documents(kind)?
+            .into_iter()
+            .map(|d| (d.id.clone(), d))
+            .collect();
+        for ((k, id), d) in &self.top.docs {
+            if k != kind {
+                continue;
+            }
+            match d {
+                Some(d) => by_id.insert(id.clone(), d.clone()),
+                None => by_id.remove(id),
+            };
+        }
+        Ok(by_id.into_values().collect())
+    }
 }
 
 /// A write transaction over `base`: reads see the base with this transaction's own changes
@@ -321,11 +389,66 @@ impl ReadTx for Overlay<'_> {
     fn availability(&self, uss: &str) -> Result<Option<UssAvailability>> {
         self.view().availability(uss)
     }
+    fn document(&self, kind: &str, id: &str) -> Result<Option<Arc<Document>>> {
+        self.view().document(kind, id)
+    }
+    fn documents(&self, kind: &str) -> Result<Vec<Arc<Document>>> {
+        self.view().documents(kind)
+    }
 }
 
 impl Tx for Overlay<'_> {
     fn apply(&mut self, change: Change) -> Result<()> {
         self.own.record(change);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(kind: &str, id: &str, body: &str) -> Arc<Document> {
+        Arc::new(Document {
+            kind: kind.into(),
+            id: id.into(),
+            owner: "p".into(),
+            body: body.into(),
+        })
+    }
+
+    #[test]
+    fn an_overlay_lists_documents_with_its_own_puts_and_deletes_laid_over() {
+        let mut base = MemState::default();
+        base.apply(&[
+            Change::PutDocument(doc("site", "a", "1")),
+            Change::PutDocument(doc("site", "b", "1")),
+            Change::PutDocument(doc("movement", "a", "1")),
+        ]);
+        let mut tx = Overlay::new(&base);
+        tx.apply(Change::DeleteDocument {
+            kind: "site".into(),
+            id: "a".into(),
+        })
+        .unwrap();
+        tx.apply(Change::PutDocument(doc("site", "c", "2")))
+            .unwrap();
+        tx.apply(Change::PutDocument(doc("site", "b", "2")))
+            .unwrap();
+        let listed: Vec<_> = tx
+            .documents("site")
+            .unwrap()
+            .iter()
+            .map(|d| (d.id.clone(), d.body.clone()))
+            .collect();
+        assert_eq!(listed, [("b".into(), "2".into()), ("c".into(), "2".into())]);
+        assert!(tx.document("site", "a").unwrap().is_none());
+        assert_eq!(tx.documents("movement").unwrap().len(), 1);
+        // The base is untouched until the changes are applied to it.
+        assert_eq!(base.documents("site").unwrap().len(), 2);
+        let pending = tx.into_pending();
+        base.apply(pending.changes());
+        assert_eq!(base.documents("site").unwrap().len(), 2);
+        assert!(base.document("site", "a").unwrap().is_none());
     }
 }

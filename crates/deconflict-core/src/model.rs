@@ -175,6 +175,20 @@ pub struct Report {
     pub body: String,
 }
 
+/// A record of a layer built on the DSS (the humanitarian layer's parties, sites and
+/// movements): opaque to the DSS rules, committed in the same transaction as the DSS entities a
+/// write publishes, so that a record and its constraint or intent never disagree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    /// What kind of record, e.g. `site`; ids are unique within a kind.
+    pub kind: String,
+    pub id: String,
+    /// The party that owns it (a JWT `sub`).
+    pub owner: String,
+    /// The record itself, as its layer serialises it (JSON).
+    pub body: String,
+}
+
 /// Anything stored that the rules can look up by id and by area.
 pub trait Located: Volumes {
     fn id(&self) -> EntityId;

@@ -12,7 +12,7 @@ use deconflict_geo::PreparedVolume;
 use crate::error::{DssError, Result};
 use crate::ids::EntityId;
 use crate::model::{
-    Constraint, OperationalIntent, Report, Subscription, Timestamp, UssAvailability,
+    Constraint, Document, OperationalIntent, Report, Subscription, Timestamp, UssAvailability,
 };
 
 /// Reads within a transaction (or a consistent snapshot). Area lookups return every stored
@@ -28,6 +28,10 @@ pub trait ReadTx {
     fn constraints_in(&self, area: &[PreparedVolume]) -> Result<Vec<Arc<Constraint>>>;
     fn subscriptions_in(&self, area: &[PreparedVolume]) -> Result<Vec<Arc<Subscription>>>;
     fn availability(&self, uss: &str) -> Result<Option<UssAvailability>>;
+    /// The [`Document`] of `kind` with `id`.
+    fn document(&self, kind: &str, id: &str) -> Result<Option<Arc<Document>>>;
+    /// Every [`Document`] of `kind`, by id.
+    fn documents(&self, kind: &str) -> Result<Vec<Arc<Document>>>;
 }
 
 /// One write. Later reads in the same transaction see it.
@@ -41,6 +45,8 @@ pub enum Change {
     DeleteSubscription(EntityId),
     PutAvailability(UssAvailability),
     AddReport(Report),
+    PutDocument(Arc<Document>),
+    DeleteDocument { kind: String, id: String },
 }
 
 pub trait Tx: ReadTx {

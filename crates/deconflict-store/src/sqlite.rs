@@ -11,9 +11,9 @@ use std::time::Instant;
 
 use chrono::SecondsFormat;
 use deconflict_core::ids::{EntityId, Ovn};
-use deconflict_core::memstate::{MemState, Table};
+use deconflict_core::memstate::{Documents, MemState, Table};
 use deconflict_core::model::{
-    Availability, Constraint, OiState, OperationalIntent, Subscription, UssAvailability,
+    Availability, Constraint, Document, OiState, OperationalIntent, Subscription, UssAvailability,
 };
 use deconflict_core::parse::stored_extents_from_bytes;
 use deconflict_core::store::Change;
@@ -22,7 +22,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::error::StoreError;
 
 /// Each entry upgrades the schema by one version (`PRAGMA user_version`).
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE operational_intents (
     id TEXT PRIMARY KEY,
     manager TEXT NOT NULL,
@@ -67,7 +68,17 @@ CREATE TABLE reports (
     received TEXT NOT NULL,
     body TEXT NOT NULL
 );
-"#];
+"#,
+    r#"
+CREATE TABLE documents (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+);
+"#,
+];
 
 pub fn open(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
@@ -361,6 +372,17 @@ pub fn load(conn: &Connection) -> Result<MemState, StoreError> {
             },
         );
     }
+    let mut documents = Documents::default();
+    let mut stmt = conn.prepare("SELECT kind, id, owner, body FROM documents")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        documents.put(Arc::new(Document {
+            kind: r.get(0)?,
+            id: r.get(1)?,
+            owner: r.get(2)?,
+            body: r.get(3)?,
+        }));
+    }
     let read = started.elapsed();
     let (counts, mem) = (
         (ois.len(), constraints.len(), subs.len()),
@@ -369,6 +391,7 @@ pub fn load(conn: &Connection) -> Result<MemState, StoreError> {
             constraints: Table::bulk(constraints),
             subscriptions: Table::bulk(subs),
             availability,
+            documents,
         },
     );
     tracing::info!(
@@ -468,6 +491,14 @@ pub fn persist(conn: &mut Connection, changes: &[Change]) -> Result<(), StoreErr
                         r.received.to_rfc3339_opts(SecondsFormat::Micros, true),
                         r.body
                     ])?;
+            }
+            Change::PutDocument(d) => {
+                tx.prepare_cached("INSERT OR REPLACE INTO documents VALUES (?1, ?2, ?3, ?4)")?
+                    .execute(params![d.kind, d.id, d.owner, d.body])?;
+            }
+            Change::DeleteDocument { kind, id } => {
+                tx.prepare_cached("DELETE FROM documents WHERE kind = ?1 AND id = ?2")?
+                    .execute(params![kind, id])?;
             }
         }
     }

@@ -15,7 +15,7 @@ use std::sync::{Arc, Barrier};
 use chrono::{Duration, Utc};
 use common::{caller, create, fresh_db, TestDb};
 use deconflict_core::ids::{EntityId, Ovn};
-use deconflict_core::model::{OiState, OperationalIntent, Timestamp};
+use deconflict_core::model::{Document, OiState, OperationalIntent, Timestamp};
 use deconflict_core::parse::{self, stored_extents};
 use deconflict_core::rules::operational_intents as ois;
 use deconflict_core::store::{read, write, Change, Store};
@@ -103,6 +103,7 @@ contract_tests!(
     reads_in_a_write_see_its_own_changes,
     area_lookups_equal_a_brute_force_scan,
     expired_lists_what_ended_before_the_cutoff,
+    documents_commit_with_the_entities_of_their_write,
 );
 
 fn committed_writes_survive_reopen<B: Backend>(b: B) {
@@ -303,4 +304,67 @@ fn expired_lists_what_ended_before_the_cutoff<B: Backend>(b: B) {
     assert_eq!(expired.operational_intents, vec![old.id]);
     assert!(expired.constraints.is_empty() && expired.subscriptions.is_empty());
     store.health().unwrap();
+}
+
+fn doc(kind: &str, id: &str, body: &str) -> Arc<Document> {
+    Arc::new(Document {
+        kind: kind.into(),
+        id: id.into(),
+        owner: "ngo".into(),
+        body: body.into(),
+    })
+}
+
+/// Documents ride in the same transaction as DSS entities: seen by later reads of the write,
+/// durable with it, gone with it when a rule refuses, listed by kind in id order.
+fn documents_commit_with_the_entities_of_their_write<B: Backend>(b: B) {
+    let store = b.open();
+    let e = Arc::new(intent(&mut StdRng::seed_from_u64(3), Utc::now()));
+    write(&store, |tx| {
+        tx.apply(Change::PutDocument(doc("site", "b", "{\"n\":1}")))?;
+        tx.apply(Change::PutDocument(doc("site", "a", "{}")))?;
+        tx.apply(Change::PutDocument(doc("movement", "a", "{}")))?;
+        tx.apply(Change::PutOperationalIntent(e.clone()))?;
+        assert_eq!(tx.document("site", "b")?.unwrap().body, "{\"n\":1}");
+        let ids: Vec<_> = tx.documents("site")?.iter().map(|d| d.id.clone()).collect();
+        assert_eq!(ids, ["a", "b"]);
+        Ok(())
+    })
+    .unwrap();
+    let err = write(&store, |tx| {
+        tx.apply(Change::PutDocument(doc("site", "c", "{}")))?;
+        tx.apply(Change::DeleteDocument {
+            kind: "site".into(),
+            id: "a".into(),
+        })?;
+        Err::<(), _>(DssError::bad("test", "refused after writing"))
+    });
+    assert!(err.is_err());
+    drop(store);
+    let store = b.open();
+    read(&store, |tx| {
+        let ids: Vec<_> = tx.documents("site")?.iter().map(|d| d.id.clone()).collect();
+        assert_eq!(ids, ["a", "b"]);
+        assert_eq!(tx.documents("movement")?.len(), 1);
+        assert!(tx.document("site", "c")?.is_none());
+        assert!(tx.operational_intent(e.id)?.is_some());
+        Ok(())
+    })
+    .unwrap();
+    write(&store, |tx| {
+        tx.apply(Change::DeleteDocument {
+            kind: "site".into(),
+            id: "a".into(),
+        })?;
+        tx.apply(Change::PutDocument(doc("site", "b", "{\"n\":2}")))?;
+        let ids: Vec<_> = tx.documents("site")?.iter().map(|d| d.id.clone()).collect();
+        assert_eq!(ids, ["b"]);
+        Ok(())
+    })
+    .unwrap();
+    drop(store);
+    let store = b.open();
+    let docs = read(&store, |tx| tx.documents("site")).unwrap();
+    assert_eq!(docs.len(), 1);
+    assert_eq!(docs[0].body, "{\"n\":2}");
 }

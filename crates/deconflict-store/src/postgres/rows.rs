@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use deconflict_core::ids::{EntityId, Ovn};
 use deconflict_core::model::{
-    Availability, Constraint, Extents, OiState, OperationalIntent, Subscription, Timestamp,
-    UssAvailability,
+    Availability, Constraint, Document, Extents, OiState, OperationalIntent, Subscription,
+    Timestamp, UssAvailability,
 };
 use deconflict_core::parse::stored_extents;
 use deconflict_core::store::{Change, Expired, ReadTx};
@@ -433,6 +433,32 @@ impl ReadTx for SqlView<'_> {
             version: r.try_get(1).map_err(|e| self.sql_err(e))?,
         }))
     }
+    fn document(&self, kind: &str, id: &str) -> Result<Option<Arc<Document>>> {
+        let rows = self.query(
+            "SELECT kind, id, owner, body FROM documents WHERE kind = $1 AND id = $2",
+            &[&kind, &id],
+        )?;
+        rows.first().map(|r| self.document_of(r)).transpose()
+    }
+    fn documents(&self, kind: &str) -> Result<Vec<Arc<Document>>> {
+        let rows = self.query(
+            "SELECT kind, id, owner, body FROM documents WHERE kind = $1 ORDER BY id",
+            &[&kind],
+        )?;
+        rows.iter().map(|r| self.document_of(r)).collect()
+    }
+}
+
+impl SqlView<'_> {
+    fn document_of(&self, r: &Row) -> Result<Arc<Document>> {
+        let col = |i: usize| r.try_get::<_, String>(i).map_err(|e| self.sql_err(e));
+        Ok(Arc::new(Document {
+            kind: col(0)?,
+            id: col(1)?,
+            owner: col(2)?,
+            body: col(3)?,
+        }))
+    }
 }
 
 /// The final state of each entity a batch of changes touches: only the last change of an
@@ -444,6 +470,7 @@ struct Final {
     subs: HashMap<EntityId, Option<Arc<Subscription>>>,
     availability: HashMap<String, UssAvailability>,
     reports: Vec<deconflict_core::model::Report>,
+    docs: HashMap<(String, String), Option<Arc<Document>>>,
 }
 
 impl Final {
@@ -473,6 +500,13 @@ impl Final {
                     f.availability.insert(a.uss.clone(), a.clone());
                 }
                 Change::AddReport(r) => f.reports.push(r.clone()),
+                Change::PutDocument(d) => {
+                    f.docs
+                        .insert((d.kind.clone(), d.id.clone()), Some(d.clone()));
+                }
+                Change::DeleteDocument { kind, id } => {
+                    f.docs.insert((kind.clone(), id.clone()), None);
+                }
             }
         }
         f
@@ -790,6 +824,48 @@ pub(crate) fn persist(
         conn.execute(
             "INSERT INTO reports (id, reporter, received_us, body) VALUES ($1, $2, $3, $4)",
             &[&r.id, &r.reporter, &r.received.timestamp_micros(), &r.body],
+        )?;
+    }
+    persist_documents(conn, &f.docs)
+}
+
+/// Deletes and upserts documents with one statement each for the whole batch, in key order.
+fn persist_documents(
+    conn: &mut Conn,
+    docs: &HashMap<(String, String), Option<Arc<Document>>>,
+) -> Result<(), postgres::Error> {
+    let mut sorted: Vec<_> = docs.iter().collect();
+    sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let (mut del_kinds, mut del_ids) = (Vec::new(), Vec::new());
+    let (mut kinds, mut ids, mut owners, mut bodies) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for ((kind, id), d) in sorted {
+        match d {
+            None => {
+                del_kinds.push(kind.as_str());
+                del_ids.push(id.as_str());
+            }
+            Some(d) => {
+                kinds.push(kind.as_str());
+                ids.push(id.as_str());
+                owners.push(d.owner.as_str());
+                bodies.push(d.body.as_str());
+            }
+        }
+    }
+    if !del_ids.is_empty() {
+        conn.execute(
+            "DELETE FROM documents WHERE (kind, id) IN \
+             (SELECT * FROM unnest($1::text[], $2::text[]))",
+            &[&del_kinds, &del_ids],
+        )?;
+    }
+    if !ids.is_empty() {
+        conn.execute(
+            "INSERT INTO documents (kind, id, owner, body) \
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) \
+             ON CONFLICT (kind, id) DO UPDATE SET owner = excluded.owner, body = excluded.body",
+            &[&kinds, &ids, &owners, &bodies],
         )?;
     }
     Ok(())
