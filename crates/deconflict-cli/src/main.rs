@@ -6,6 +6,7 @@ mod dev;
 mod logging;
 mod migrate;
 mod serve;
+mod verify;
 
 use clap::{Parser, Subcommand};
 
@@ -34,6 +35,8 @@ enum Command {
     Subscription(client::SubscriptionCmd),
     /// USS availability on a DSS: get, set.
     Availability(client::AvailabilityCmd),
+    /// Check an exported log bundle offline: consistent, or which entry or checkpoint is wrong.
+    Verify(verify::VerifyArgs),
     /// Print the version.
     Version,
 }
@@ -50,6 +53,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Constraint(cmd) => client::constraint(cmd).await,
         Command::Subscription(cmd) => client::subscription(cmd).await,
         Command::Availability(cmd) => client::availability(cmd).await,
+        Command::Verify(args) => verify::run(args),
         Command::Version => {
             println!("deconflict {}", env!("CARGO_PKG_VERSION"));
             Ok(())

@@ -1,0 +1,236 @@
+//! The log: batched durable appends, tree heads and proofs for any size it holds.
+//!
+//! Appends are serialised in-process and a batch is one storage transaction; memory (see
+//! `tree`) is updated only after the commit, so proofs never show an entry that is not durable.
+//! Proof requests only take a read lock: an append's commit does not hold them up.
+
+use crate::checkpoint::{CheckpointError, LogKey, SignedCheckpoint};
+use crate::record::{Record, RecordError};
+use crate::storage::{LogStorage, StorageError};
+use crate::tree::{extend_from, BlockCache, Reader, State};
+use std::ops::Range;
+use std::sync::{Mutex, RwLock};
+use tlog_tiles::{prove_record, prove_tree, record_hash, tree_hash, Hash};
+
+/// Why a log operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// The request cannot be answered as asked (the message names the parameter and the rule).
+    #[error("{0}")]
+    Invalid(String),
+    #[error("computing a proof: {0}")]
+    Proof(String),
+}
+
+/// An append-only Merkle log on a [`LogStorage`]. Blocking; share it behind an `Arc`.
+pub struct Log<S: LogStorage> {
+    storage: S,
+    state: RwLock<State>,
+    appending: Mutex<()>,
+    cache: BlockCache,
+}
+
+impl<S: LogStorage> Log<S> {
+    /// Opens the log kept in `storage`, rebuilding memory from it.
+    pub fn open(storage: S) -> Result<Self, LogError> {
+        let log = Log {
+            storage,
+            state: RwLock::new(State::default()),
+            appending: Mutex::new(()),
+            cache: BlockCache::default(),
+        };
+        log.catch_up_locked()?;
+        Ok(log)
+    }
+
+    pub fn storage(&self) -> &S {
+        &self.storage
+    }
+
+    /// Entries in the log (as this instance knows it; see [`Log::catch_up`]).
+    pub fn size(&self) -> u64 {
+        self.read().size
+    }
+
+    /// Bytes of hashes this instance holds in memory.
+    pub fn memory_bytes(&self) -> usize {
+        self.read().memory_bytes()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Appends records, durably, as consecutive entries; returns their indexes.
+    pub fn append(&self, records: &[Record]) -> Result<Range<u64>, LogError> {
+        let bytes = records
+            .iter()
+            .map(Record::to_bytes)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.append_encoded(bytes)
+    }
+
+    /// Appends records already in canonical form ([`Record::to_bytes`]); the bytes are not
+    /// checked again.
+    pub fn append_encoded(&self, records: Vec<Vec<u8>>) -> Result<Range<u64>, LogError> {
+        let leaves: Vec<Hash> = records.iter().map(|r| record_hash(r)).collect();
+        let _turn = self.appending.lock().unwrap_or_else(|e| e.into_inner());
+        let mut conflicts = 0;
+        loop {
+            let (start, blocks, done) = {
+                let state = self.read();
+                let mut p = state.pending();
+                for leaf in &leaves {
+                    p.push(*leaf);
+                }
+                let (blocks, done) = p.finish();
+                (state.size, blocks, done)
+            };
+            match self.storage.append(start, &records, &blocks) {
+                Ok(()) => {
+                    self.cache.put(&blocks);
+                    self.state
+                        .write()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .apply(done);
+                    return Ok(start..start + records.len() as u64);
+                }
+                // Another instance of a pool appended first: learn its entries and build again.
+                Err(StorageError::Conflict { .. }) if conflicts < 100 => {
+                    conflicts += 1;
+                    self.catch_up_locked()?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Learns the entries other instances (of a pool) appended.
+    pub fn catch_up(&self) -> Result<(), LogError> {
+        let _turn = self.appending.lock().unwrap_or_else(|e| e.into_inner());
+        self.catch_up_locked()
+    }
+
+    fn catch_up_locked(&self) -> Result<(), LogError> {
+        let (from, known) = {
+            let s = self.read();
+            (s.blocks(), s.size)
+        };
+        let loaded = self.storage.load(from)?;
+        if loaded.size < known {
+            return Err(StorageError::Corrupt(format!(
+                "storage holds {} entries, {known} were appended",
+                loaded.size
+            ))
+            .into());
+        }
+        let tail: Vec<Hash> = loaded.tail.iter().map(|r| record_hash(r)).collect();
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        extend_from(&mut state, &loaded.block_roots, &tail);
+        if state.size != loaded.size {
+            return Err(StorageError::Corrupt(format!(
+                "rebuilt {} entries of {}",
+                state.size, loaded.size
+            ))
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Runs `f` on a reader of the tree, once `size` is known (catching up if needed).
+    fn with_reader<T>(
+        &self,
+        size: u64,
+        f: impl Fn(&Reader<'_>) -> Result<T, tlog_tiles::Error>,
+    ) -> Result<T, LogError> {
+        for attempt in 0..2 {
+            {
+                let state = self.read();
+                if size <= state.size {
+                    let r = Reader {
+                        state: &state,
+                        source: &self.storage,
+                        cache: &self.cache,
+                    };
+                    return f(&r).map_err(|e| LogError::Proof(e.to_string()));
+                }
+                if attempt == 1 {
+                    return Err(LogError::Invalid(format!(
+                        "tree size {size} is larger than the log ({} entries)",
+                        state.size
+                    )));
+                }
+            }
+            self.catch_up()?;
+        }
+        unreachable!("the loop returns")
+    }
+
+    /// The root hash of the tree of the first `size` entries.
+    pub fn root(&self, size: u64) -> Result<Hash, LogError> {
+        self.with_reader(size, |r| tree_hash(size, r))
+    }
+
+    /// The RFC 9162 inclusion proof (audit path) of entry `index` in the tree of `size` entries.
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, LogError> {
+        if index >= size {
+            return Err(LogError::Invalid(format!(
+                "index {index} must be below the tree size {size}"
+            )));
+        }
+        self.with_reader(size, |r| prove_record(size, index, r))
+    }
+
+    /// The RFC 9162 consistency proof that the tree of `old` entries is a prefix of the tree
+    /// of `new` entries.
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, LogError> {
+        if old == 0 || old > new {
+            return Err(LogError::Invalid(format!(
+                "the old size ({old}) must be at least 1 and at most the new size ({new})"
+            )));
+        }
+        self.with_reader(new, |r| prove_tree(new, old, r))
+    }
+
+    /// Records `from..to` in canonical form.
+    pub fn records(&self, from: u64, to: u64) -> Result<Vec<Vec<u8>>, LogError> {
+        Ok(self.storage.read_records(from, to)?)
+    }
+
+    /// Signs and keeps a checkpoint of the current tree.
+    pub fn checkpoint(&self, key: &LogKey) -> Result<SignedCheckpoint, LogError> {
+        let size = self.size();
+        let cp = key.sign(size, self.root(size)?)?;
+        self.storage.put_checkpoint(size, cp.note.as_bytes())?;
+        Ok(cp)
+    }
+
+    /// [`Log::checkpoint`] if the log grew since the latest kept checkpoint.
+    pub fn checkpoint_if_new(&self, key: &LogKey) -> Result<Option<SignedCheckpoint>, LogError> {
+        self.catch_up()?;
+        let latest = self.storage.latest_checkpoint()?.map(|(s, _)| s);
+        let size = self.size();
+        if size == 0 || latest.is_some_and(|l| l >= size) {
+            return Ok(None);
+        }
+        self.checkpoint(key).map(Some)
+    }
+
+    /// The latest kept checkpoint, verified against `key`.
+    pub fn latest_checkpoint(&self, key: &LogKey) -> Result<Option<SignedCheckpoint>, LogError> {
+        match self.storage.latest_checkpoint()? {
+            None => Ok(None),
+            Some((_, note)) => {
+                let text = String::from_utf8(note)
+                    .map_err(|_| StorageError::Corrupt("a checkpoint is not UTF-8".into()))?;
+                Ok(Some(SignedCheckpoint::open(&text, key.verifier_key())?))
+            }
+        }
+    }
+}

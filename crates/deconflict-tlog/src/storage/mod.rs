@@ -1,0 +1,106 @@
+//! Durable storage of the log, one trait and two backends: SQLite (a file of its own beside the
+//! store's database, or the store's own file: the tables are prefixed `tlog_`) and PostgreSQL
+//! (the tables beside the store's, in the same database, shared by a pool's instances).
+//!
+//! Four tables: `tlog_records` (index, canonical record), `tlog_blocks` (block index, its root,
+//! the 510 hashes of its levels 0-7, see `tree`), `tlog_checkpoints` (tree size, signed note)
+//! and, on PostgreSQL, `tlog_head` (the size, locked by each append so that a pool's instances
+//! append one after the other). An append writes records and completed blocks in one
+//! transaction, and is refused as a [`StorageError::Conflict`] if the stored size is not the
+//! one the appender built on (another instance appended first): the appender then catches up
+//! and builds again.
+
+mod postgres;
+mod sqlite;
+
+pub use self::postgres::PostgresLogStorage;
+pub use self::sqlite::SqliteLogStorage;
+pub use crate::tree::BlockRow;
+use tlog_tiles::Hash;
+
+/// Why storage failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] ::postgres::Error),
+    #[error("the log holds {stored} entries, not {expected}: another writer appended first")]
+    Conflict { stored: u64, expected: u64 },
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// What memory is rebuilt from (see [`LogStorage::load`]).
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Entries stored.
+    pub size: u64,
+    /// Roots of the complete blocks from the one asked for on.
+    pub block_roots: Vec<Hash>,
+    /// Records of the incomplete last block, from its first.
+    pub tail: Vec<Vec<u8>>,
+}
+
+/// Durable storage of one log. Implementations are blocking (run them off an async runtime's
+/// threads) and safe to share between threads; reads do not wait for an append's commit.
+pub trait LogStorage: Send + Sync + 'static {
+    /// The roots of complete blocks `from_block..` and the records of the incomplete block.
+    fn load(&self, from_block: u64) -> Result<Loaded, StorageError>;
+    /// Stores `records` as entries `start..`, and the blocks they complete, in one durable
+    /// transaction; [`StorageError::Conflict`] if the log does not hold exactly `start` entries.
+    fn append(
+        &self,
+        start: u64,
+        records: &[Vec<u8>],
+        blocks: &[BlockRow],
+    ) -> Result<(), StorageError>;
+    /// The hashes of levels 0-7 of a complete block.
+    fn read_block(&self, block: u64) -> Result<Vec<u8>, StorageError>;
+    /// Records `from..to` (fewer if the log is shorter).
+    fn read_records(&self, from: u64, to: u64) -> Result<Vec<Vec<u8>>, StorageError>;
+    /// Keeps a signed checkpoint of `size` (the first one kept for a size stays).
+    fn put_checkpoint(&self, size: u64, note: &[u8]) -> Result<(), StorageError>;
+    /// Every kept checkpoint, by size.
+    fn checkpoints(&self) -> Result<Vec<(u64, Vec<u8>)>, StorageError>;
+    /// The checkpoint of the largest size.
+    fn latest_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>, StorageError>;
+}
+
+impl<S: LogStorage> crate::tree::BlockSource for S {
+    fn read_block(&self, block: u64) -> Result<Vec<u8>, StorageError> {
+        LogStorage::read_block(self, block)
+    }
+}
+
+/// The roots of blocks `from_block..blocks` from `(block, root)` rows in order, refusing gaps.
+pub(crate) fn block_roots(
+    from_block: u64,
+    blocks: u64,
+    rows: impl IntoIterator<Item = (i64, Vec<u8>)>,
+) -> Result<Vec<Hash>, StorageError> {
+    let mut roots = Vec::new();
+    for (b, root) in rows {
+        if b as u64 != from_block + roots.len() as u64 {
+            return Err(StorageError::Corrupt(format!(
+                "block {b} is out of sequence"
+            )));
+        }
+        roots.push(hash_from(&root, "a block root")?);
+    }
+    if from_block + roots.len() as u64 != blocks.max(from_block) {
+        return Err(StorageError::Corrupt(format!(
+            "{} complete blocks expected, {} stored",
+            blocks,
+            from_block + roots.len() as u64
+        )));
+    }
+    Ok(roots)
+}
+
+fn hash_from(bytes: &[u8], what: &str) -> Result<Hash, StorageError> {
+    bytes
+        .try_into()
+        .map(Hash)
+        .map_err(|_| StorageError::Corrupt(format!("{what} is {} bytes, not 32", bytes.len())))
+}

@@ -1,0 +1,177 @@
+//! The PostgreSQL backend: the log's tables in the store's database. Appends lock the one row
+//! of `tlog_head`, so that a pool's instances append in turn and each checks it built on the
+//! stored size; records and blocks go in with one `unnest` statement each.
+
+use super::{block_roots, BlockRow, Loaded, LogStorage, StorageError};
+use crate::tree::BLOCK_HEIGHT;
+use postgres::{Client, NoTls};
+use std::sync::Mutex;
+
+const SCHEMA: &str = "
+SELECT pg_advisory_xact_lock(7361626);
+CREATE TABLE IF NOT EXISTS tlog_records (idx BIGINT PRIMARY KEY, record BYTEA NOT NULL);
+CREATE TABLE IF NOT EXISTS tlog_blocks (block BIGINT PRIMARY KEY, root BYTEA NOT NULL, hashes BYTEA NOT NULL);
+CREATE TABLE IF NOT EXISTS tlog_checkpoints (size BIGINT PRIMARY KEY, note BYTEA NOT NULL);
+CREATE TABLE IF NOT EXISTS tlog_head (one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one), size BIGINT NOT NULL);
+INSERT INTO tlog_head (one, size) VALUES (TRUE, 0) ON CONFLICT DO NOTHING;
+";
+
+/// A log in a PostgreSQL database.
+pub struct PostgresLogStorage {
+    writer: Mutex<Client>,
+    reader: Mutex<Client>,
+}
+
+fn lock(m: &Mutex<Client>) -> std::sync::MutexGuard<'_, Client> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl PostgresLogStorage {
+    /// Connects to the database at `url` (a `postgres://` URL) and creates the log's tables if
+    /// needed. Blocking: call it off an async runtime's threads.
+    pub fn connect(url: &str) -> Result<Self, StorageError> {
+        let mut writer = Client::connect(url, NoTls)?;
+        let mut tx = writer.transaction()?;
+        tx.batch_execute(SCHEMA)?;
+        tx.commit()?;
+        let reader = Client::connect(url, NoTls)?;
+        Ok(Self {
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
+        })
+    }
+}
+
+fn read_records(
+    c: &mut impl postgres::GenericClient,
+    from: u64,
+    to: u64,
+) -> Result<Vec<Vec<u8>>, StorageError> {
+    let rows = c.query(
+        "SELECT idx, record FROM tlog_records WHERE idx >= $1 AND idx < $2 ORDER BY idx",
+        &[&(from as i64), &(to as i64)],
+    )?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let i: i64 = r.get(0);
+        if i as u64 != from + out.len() as u64 {
+            return Err(StorageError::Corrupt(format!(
+                "record {} is missing",
+                from + out.len() as u64
+            )));
+        }
+        out.push(r.get(1));
+    }
+    Ok(out)
+}
+
+impl LogStorage for PostgresLogStorage {
+    fn load(&self, from_block: u64) -> Result<Loaded, StorageError> {
+        let mut c = lock(&self.reader);
+        let mut tx = c
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()?;
+        let size = tx
+            .query_one("SELECT size FROM tlog_head", &[])?
+            .get::<_, i64>(0) as u64;
+        let blocks = size >> BLOCK_HEIGHT;
+        let rows = tx.query(
+            "SELECT block, root FROM tlog_blocks WHERE block >= $1 AND block < $2 ORDER BY block",
+            &[&(from_block as i64), &(blocks as i64)],
+        )?;
+        let block_roots = block_roots(
+            from_block,
+            blocks,
+            rows.into_iter().map(|r| (r.get(0), r.get(1))),
+        )?;
+        let tail = read_records(&mut tx, blocks << BLOCK_HEIGHT, size)?;
+        tx.commit()?;
+        Ok(Loaded {
+            size,
+            block_roots,
+            tail,
+        })
+    }
+
+    fn append(
+        &self,
+        start: u64,
+        records: &[Vec<u8>],
+        blocks: &[BlockRow],
+    ) -> Result<(), StorageError> {
+        let mut c = lock(&self.writer);
+        let mut tx = c.transaction()?;
+        let stored = tx
+            .query_one("SELECT size FROM tlog_head FOR UPDATE", &[])?
+            .get::<_, i64>(0) as u64;
+        if stored != start {
+            return Err(StorageError::Conflict {
+                stored,
+                expected: start,
+            });
+        }
+        let idx: Vec<i64> = (0..records.len() as i64)
+            .map(|i| start as i64 + i)
+            .collect();
+        tx.execute(
+            "INSERT INTO tlog_records (idx, record) SELECT * FROM unnest($1::BIGINT[], $2::BYTEA[])",
+            &[&idx, &records],
+        )?;
+        if !blocks.is_empty() {
+            let b: Vec<i64> = blocks.iter().map(|b| b.block as i64).collect();
+            let roots: Vec<&[u8]> = blocks.iter().map(|b| &b.root.0[..]).collect();
+            let hashes: Vec<&[u8]> = blocks.iter().map(|b| &b.hashes[..]).collect();
+            tx.execute(
+                "INSERT INTO tlog_blocks (block, root, hashes) \
+                 SELECT * FROM unnest($1::BIGINT[], $2::BYTEA[], $3::BYTEA[])",
+                &[&b, &roots, &hashes],
+            )?;
+        }
+        tx.execute(
+            "UPDATE tlog_head SET size = $1",
+            &[&((start + records.len() as u64) as i64)],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn read_block(&self, block: u64) -> Result<Vec<u8>, StorageError> {
+        let row = lock(&self.reader).query_opt(
+            "SELECT hashes FROM tlog_blocks WHERE block = $1",
+            &[&(block as i64)],
+        )?;
+        row.map(|r| r.get(0))
+            .ok_or_else(|| StorageError::Corrupt(format!("block {block} is missing")))
+    }
+
+    fn read_records(&self, from: u64, to: u64) -> Result<Vec<Vec<u8>>, StorageError> {
+        read_records(&mut *lock(&self.reader), from, to)
+    }
+
+    fn put_checkpoint(&self, size: u64, note: &[u8]) -> Result<(), StorageError> {
+        lock(&self.writer).execute(
+            "INSERT INTO tlog_checkpoints (size, note) VALUES ($1, $2) ON CONFLICT (size) DO NOTHING",
+            &[&(size as i64), &note],
+        )?;
+        Ok(())
+    }
+
+    fn checkpoints(&self) -> Result<Vec<(u64, Vec<u8>)>, StorageError> {
+        let rows = lock(&self.reader)
+            .query("SELECT size, note FROM tlog_checkpoints ORDER BY size", &[])?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get::<_, i64>(0) as u64, r.get(1)))
+            .collect())
+    }
+
+    fn latest_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>, StorageError> {
+        let row = lock(&self.reader).query_opt(
+            "SELECT size, note FROM tlog_checkpoints ORDER BY size DESC LIMIT 1",
+            &[],
+        )?;
+        Ok(row.map(|r| (r.get::<_, i64>(0) as u64, r.get(1))))
+    }
+}

@@ -1,0 +1,102 @@
+//! The same contract on both backends: durable batched appends across block edges, memory
+//! rebuilt on reopen, two writers on one log (as a pool's instances) losing nothing, and
+//! checkpoints issued only when the log grew.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{encoded, mth, records};
+use deconflict_tlog::{
+    Log, LogKey, LogStorage, PostgresLogStorage, SignedCheckpoint, SqliteLogStorage,
+};
+use tlog_tiles::{check_record, check_tree};
+
+fn contract<S: LogStorage>(open: impl Fn() -> S) {
+    let log = Log::open(open()).unwrap();
+    assert_eq!(log.size(), 0);
+    let mut n = 0;
+    for batch in [1u64, 254, 3, 300, 1, 700] {
+        let r = log.append(&records(n, n + batch)).unwrap();
+        assert_eq!(r, n..n + batch);
+        n += batch;
+    }
+    let all = encoded(0, n);
+    assert_eq!(log.records(0, n).unwrap(), all);
+    for size in [1, 255, 256, 257, 512, 1000, n] {
+        assert_eq!(
+            log.root(size).unwrap(),
+            mth(&all[..size as usize]),
+            "size {size}"
+        );
+    }
+    drop(log);
+
+    // Reopened: same tree, proofs check.
+    let log = Log::open(open()).unwrap();
+    assert_eq!(log.size(), n);
+    let root = mth(&all);
+    for i in [0, 255, 256, 700, n - 1] {
+        let p = log.inclusion_proof(i, n).unwrap();
+        check_record(&p, n, root, i, tlog_tiles::record_hash(&all[i as usize])).unwrap();
+    }
+    let p = log.consistency_proof(300, n).unwrap();
+    check_tree(&p, n, root, 300, mth(&all[..300])).unwrap();
+
+    // A second writer on the same storage (another instance of a pool).
+    let other = Log::open(open()).unwrap();
+    for k in 0..6u64 {
+        let (w, batch) = if k % 2 == 0 {
+            (&log, 100)
+        } else {
+            (&other, 57)
+        };
+        w.append(&records(n, n + batch)).unwrap();
+        n += batch;
+    }
+    let all = encoded(0, n);
+    assert_eq!(
+        log.records(0, n).unwrap(),
+        all,
+        "nothing lost, nothing reordered"
+    );
+    log.catch_up().unwrap();
+    other.catch_up().unwrap();
+    assert_eq!(log.root(n).unwrap(), mth(&all));
+    assert_eq!(other.root(n).unwrap(), mth(&all));
+
+    // Checkpoints: one per growth.
+    let (key, _) = LogKey::generate("test.example/log").unwrap();
+    let cp = log.checkpoint_if_new(&key).unwrap().unwrap();
+    assert_eq!((cp.size, cp.root), (n, mth(&all)));
+    assert!(log.checkpoint_if_new(&key).unwrap().is_none());
+    other.append(&records(n, n + 1)).unwrap();
+    let cp2 = log.checkpoint_if_new(&key).unwrap().unwrap();
+    assert_eq!(
+        cp2.size,
+        n + 1,
+        "a checkpoint covers what other instances appended"
+    );
+    let kept = log.storage().checkpoints().unwrap();
+    assert_eq!(kept.len(), 2);
+    let opened =
+        SignedCheckpoint::open(std::str::from_utf8(&kept[1].1).unwrap(), key.verifier_key())
+            .unwrap();
+    assert_eq!(opened, cp2);
+    assert_eq!(log.latest_checkpoint(&key).unwrap(), Some(cp2));
+}
+
+#[test]
+fn sqlite_backend_keeps_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log.sqlite");
+    contract(|| SqliteLogStorage::open(&path).unwrap());
+}
+
+#[test]
+fn postgres_backend_keeps_the_contract() {
+    let Some(db) = deconflict_testkit::TestDb::fresh("postgres_backend_keeps_the_contract") else {
+        return;
+    };
+    contract(|| PostgresLogStorage::connect(&db.url).unwrap());
+}
