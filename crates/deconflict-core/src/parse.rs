@@ -317,7 +317,8 @@ fn prepare_stored(volumes: &[Volume4]) -> Result<Vec<PreparedVolume>> {
         .map_err(|e| DssError::Internal(format!("stored volume no longer valid: {e}")))
 }
 
-fn extents(field: &str, vs: &[wire::Volume4D], rules: &ExtentRules) -> Result<Extents> {
+/// Validated, prepared extents of `vs`; errors name `{field}[i]...`.
+pub fn extents(field: &str, vs: &[wire::Volume4D], rules: &ExtentRules) -> Result<Extents> {
     if vs.is_empty() {
         return Err(DssError::bad(field, "at least one volume is required"));
     }

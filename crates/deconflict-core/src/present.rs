@@ -2,6 +2,8 @@
 
 use chrono::SecondsFormat;
 
+use deconflict_geo::{Shape, Volume4};
+
 use crate::ids::EntityId;
 use crate::model::{Availability, Constraint, OperationalIntent, Subscription, Timestamp};
 use crate::wire;
@@ -69,5 +71,54 @@ pub fn subscription(s: &Subscription) -> wire::Subscription {
             .iter()
             .map(|i| i.to_string())
             .collect(),
+    }
+}
+
+/// Stored volumes in the wire form.
+pub fn volumes(v: &crate::model::StoredVolumes) -> Vec<wire::Volume4D> {
+    v.volumes().iter().map(volume).collect()
+}
+
+/// A stored volume in the wire form (metres above the WGS84 ellipsoid, RFC 3339 times).
+pub fn volume(v: &Volume4) -> wire::Volume4D {
+    let point = |p: &deconflict_geo::LatLng| wire::LatLngPoint {
+        lat: p.lat,
+        lng: p.lng,
+    };
+    let altitude = |m: Option<f64>| {
+        m.map(|value| wire::Altitude {
+            value,
+            reference: "W84".to_owned(),
+            units: "M".to_owned(),
+        })
+    };
+    let at = |us: Option<i64>| us.map(|us| time(crate::parse::from_micros(us)));
+    let (outline_circle, outline_polygon) = match &v.shape {
+        Shape::Circle { center, radius_m } => (
+            Some(wire::Circle {
+                center: Some(point(center)),
+                radius: Some(wire::Radius {
+                    value: *radius_m,
+                    units: "M".to_owned(),
+                }),
+            }),
+            None,
+        ),
+        Shape::Polygon(vertices) => (
+            None,
+            Some(wire::Polygon {
+                vertices: vertices.iter().map(point).collect(),
+            }),
+        ),
+    };
+    wire::Volume4D {
+        volume: wire::Volume3D {
+            outline_circle,
+            outline_polygon,
+            altitude_lower: altitude(v.altitude.lower_m),
+            altitude_upper: altitude(v.altitude.upper_m),
+        },
+        time_start: at(v.time.start_us),
+        time_end: at(v.time.end_us),
     }
 }

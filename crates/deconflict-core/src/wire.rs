@@ -265,3 +265,44 @@ pub struct ErrorReport {
     pub report_id: Option<String>,
     pub exchange: serde_json::Map<String, serde_json::Value>,
 }
+
+// ---- USS-to-USS details (`/uss/v1`), for entities deconflict manages itself ----
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConstraintDetails {
+    pub volumes: Vec<Volume4D>,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Constraint {
+    pub reference: ConstraintReference,
+    pub details: ConstraintDetails,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GetConstraintDetailsResponse {
+    pub constraint: Constraint,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OperationalIntentDetails {
+    #[serde(default)]
+    pub volumes: Vec<Volume4D>,
+    #[serde(default)]
+    pub off_nominal_volumes: Vec<Volume4D>,
+    #[serde(default)]
+    pub priority: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OperationalIntent {
+    pub reference: OperationalIntentReference,
+    pub details: OperationalIntentDetails,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GetOperationalIntentDetailsResponse {
+    pub operational_intent: OperationalIntent,
+}

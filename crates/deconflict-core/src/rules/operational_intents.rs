@@ -327,21 +327,15 @@ fn check_key(
     subscription: Option<&Subscription>,
     now: Timestamp,
 ) -> Result<()> {
-    let missing_ois: Vec<_> = live(tx.operational_intents_in(&req.extents.prepared)?, now)
-        .into_iter()
-        .filter(|oi| {
-            oi.id != req.id && oi.state.requires_key() && !req.key.contains(oi.ovn.as_str())
-        })
-        .collect();
     let processes_constraints = subscription.is_some_and(|s| s.notify_for_constraints);
-    let missing_constraints: Vec<_> = if processes_constraints {
-        live(tx.constraints_in(&req.extents.prepared)?, now)
-            .into_iter()
-            .filter(|c| !req.key.contains(c.ovn.as_str()))
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let (missing_ois, missing_constraints) = missing_from_key(
+        tx,
+        req.id,
+        &req.extents,
+        &req.key,
+        processes_constraints,
+        now,
+    )?;
     if missing_ois.is_empty() && missing_constraints.is_empty() {
         return Ok(());
     }
@@ -370,6 +364,55 @@ fn check_key(
         ));
     }
     Err(DssError::AirspaceConflict(Box::new(resp)))
+}
+
+/// What the key of intent `id` with `extents` must hold and `key` lacks: the live Accepted or
+/// Activated intents those extents touch and, when `processes_constraints`, the live
+/// constraints.
+#[allow(clippy::type_complexity)]
+fn missing_from_key(
+    tx: &dyn ReadTx,
+    id: EntityId,
+    extents: &Extents,
+    key: &HashSet<String>,
+    processes_constraints: bool,
+    now: Timestamp,
+) -> Result<(
+    Vec<Arc<OperationalIntent>>,
+    Vec<Arc<crate::model::Constraint>>,
+)> {
+    let ois = live(tx.operational_intents_in(&extents.prepared)?, now)
+        .into_iter()
+        .filter(|oi| oi.id != id && oi.state.requires_key() && !key.contains(oi.ovn.as_str()))
+        .collect();
+    let constraints = if processes_constraints {
+        live(tx.constraints_in(&extents.prepared)?, now)
+            .into_iter()
+            .filter(|c| !key.contains(c.ovn.as_str()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok((ois, constraints))
+}
+
+/// The complete key for intent `id` with `extents` now: the OVNs of everything the key check
+/// requires (constraints too when `processes_constraints`). For a writer that sees the whole
+/// DSS itself, such as deconflict publishing a movement on a party's behalf.
+pub fn complete_key(
+    tx: &dyn ReadTx,
+    id: EntityId,
+    extents: &Extents,
+    processes_constraints: bool,
+    now: Timestamp,
+) -> Result<HashSet<String>> {
+    let (ois, constraints) =
+        missing_from_key(tx, id, extents, &HashSet::new(), processes_constraints, now)?;
+    Ok(ois
+        .iter()
+        .map(|o| o.ovn.to_string())
+        .chain(constraints.iter().map(|c| c.ovn.to_string()))
+        .collect())
 }
 
 pub fn delete(

@@ -1,0 +1,91 @@
+//! The humanitarian layer of deconflict, over the F3548 DSS: parties and their roles
+//! ([`party`]), protected sites ([`site`]) and aid movements ([`movement`]) as humanitarian
+//! parties notify them, the corridor of a movement as DSS volumes ([`corridor`]), the import
+//! and export of sites in GeoJSON and CSV ([`exchange`]), and their publication into the DSS as
+//! constraints and operational intents managed on the party's behalf ([`publish`]).
+//!
+//! Like `deconflict-core`, this crate does no I/O: publication runs inside a store transaction
+//! ([`deconflict_core::store::Tx`]) so that a site or movement and its DSS entity are written
+//! together or not at all. Errors are [`deconflict_core::DssError`]s naming the field and the
+//! rule, so the server maps them to HTTP like every other refusal.
+
+pub mod corridor;
+pub mod exchange;
+pub mod geometry;
+pub mod movement;
+pub mod party;
+pub mod publish;
+pub mod site;
+
+use deconflict_core::ids::EntityId;
+use deconflict_core::DssError;
+use sha2::{Digest, Sha256};
+
+/// The DSS id of the object `external_id` of `party` of `kind`: a UUID in the version 4 form
+/// the DSS requires, derived from a hash, so that notifying the same object again (a re-import)
+/// names the same entity.
+pub fn stable_id(kind: &str, party: &str, external_id: &str) -> EntityId {
+    let mut h = Sha256::new();
+    h.update(b"deconflict");
+    // Each part with its length first, so that no two lists of parts hash alike.
+    for part in [kind, party, external_id] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    let digest = h.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    EntityId(uuid::Builder::from_random_bytes(bytes).into_uuid())
+}
+
+/// A short text field: trimmed, 1 to `max` characters, no control characters.
+pub(crate) fn text(field: &str, value: &str, max: usize) -> Result<String, DssError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(DssError::bad(field, "must not be empty"));
+    }
+    if v.chars().count() > max {
+        return Err(DssError::bad(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(DssError::bad(field, "must not contain control characters"));
+    }
+    Ok(v.to_owned())
+}
+
+/// Serialises a record for the store.
+pub(crate) fn to_body<T: serde::Serialize>(value: &T) -> Result<String, DssError> {
+    serde_json::to_string(value).map_err(|e| DssError::Internal(format!("serialising: {e}")))
+}
+
+/// Reads a stored record back.
+pub(crate) fn from_body<T: serde::de::DeserializeOwned>(
+    kind: &str,
+    body: &str,
+) -> Result<T, DssError> {
+    serde_json::from_str(body)
+        .map_err(|e| DssError::Internal(format!("stored {kind} unreadable: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stable_ids_are_dss_entity_ids_and_depend_on_every_part() {
+        let a = stable_id("site", "ngo", "h1");
+        assert_eq!(a, stable_id("site", "ngo", "h1"));
+        assert!(EntityId::parse(&a.to_string()).is_some(), "{a}");
+        assert_ne!(a, stable_id("site", "ngo", "h2"));
+        assert_ne!(a, stable_id("site", "ngo2", "h1"));
+        assert_ne!(a, stable_id("movement", "ngo", "h1"));
+        // No ambiguity from where one part ends and the next begins.
+        assert_ne!(
+            stable_id("site", "a", "b\0c"),
+            stable_id("site", "a\0b", "c")
+        );
+    }
+}
