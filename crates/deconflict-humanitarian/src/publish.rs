@@ -21,6 +21,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::movement::{self, Movement, ValidMovement};
+use crate::party::Action;
 use crate::site::{self, Site, ValidSite};
 
 /// What a notification did.
@@ -76,24 +77,180 @@ fn put_record<T: Serialize>(
     })))
 }
 
-/// A record a party notifies and deconflict publishes for it.
-trait Notified: Serialize + DeserializeOwned {
+/// A record a party notifies and deconflict publishes for it (a site, a movement): what the
+/// HTTP layer needs to serve every kind the same way.
+pub trait Notified: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
+    /// The document kind, also its name in messages.
     const KIND: &'static str;
+    /// The name of a list of them in answers.
+    const PLURAL: &'static str;
+    /// The field under which an answer shows the DSS entity.
+    const DSS_FIELD: &'static str;
+    /// What a party must be allowed to notify one.
+    const ACTION: Action;
+    /// As notified.
+    type Input: DeserializeOwned + Send + 'static;
+    /// Checked, ready to publish.
+    type Valid: Send + Sync + 'static;
+    /// Its DSS entity as answers show it.
+    type Reference: Serialize + Send + 'static;
+
     fn party(&self) -> &str;
+    fn id(&self) -> &str;
+    fn external_id(&self) -> &str;
+    /// The external id an input gives, to fill in or check on an update.
+    fn input_external_id(input: &mut Self::Input) -> &mut Option<String>;
+    fn validate(
+        input: &Self::Input,
+        party: &str,
+        now: DateTime<Utc>,
+        limits: &Limits,
+    ) -> Result<Self::Valid, DssError>;
+    /// Creates or updates it and its DSS entity.
+    fn put(
+        tx: &mut dyn Tx,
+        party: &str,
+        valid: &Self::Valid,
+        base_url: &str,
+        limits: &Limits,
+        now: DateTime<Utc>,
+    ) -> Result<(Self, Outcome), DssError>;
+    /// Withdraws it and its DSS entity.
+    fn withdraw(
+        tx: &mut dyn Tx,
+        party: &str,
+        id: EntityId,
+        now: DateTime<Utc>,
+    ) -> Result<Self, DssError>;
+    /// Its live DSS entity, with the OVN.
+    fn reference(
+        tx: &dyn ReadTx,
+        id: EntityId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Self::Reference>, DssError>;
 }
 
 impl Notified for Site {
     const KIND: &'static str = site::KIND;
+    const PLURAL: &'static str = "sites";
+    const DSS_FIELD: &'static str = "constraint";
+    const ACTION: Action = Action::NotifySites;
+    type Input = site::SiteInput;
+    type Valid = ValidSite;
+    type Reference = wire::ConstraintReference;
     fn party(&self) -> &str {
         &self.party
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn external_id(&self) -> &str {
+        &self.content.external_id
+    }
+    fn input_external_id(input: &mut Self::Input) -> &mut Option<String> {
+        &mut input.external_id
+    }
+    fn validate(
+        input: &Self::Input,
+        party: &str,
+        now: DateTime<Utc>,
+        limits: &Limits,
+    ) -> Result<Self::Valid, DssError> {
+        input.validate(party, now, limits)
+    }
+    fn put(
+        tx: &mut dyn Tx,
+        party: &str,
+        valid: &Self::Valid,
+        base_url: &str,
+        limits: &Limits,
+        now: DateTime<Utc>,
+    ) -> Result<(Self, Outcome), DssError> {
+        put_site(tx, party, valid, base_url, limits, now)
+    }
+    fn withdraw(
+        tx: &mut dyn Tx,
+        party: &str,
+        id: EntityId,
+        now: DateTime<Utc>,
+    ) -> Result<Self, DssError> {
+        delete_site(tx, party, id, now)
+    }
+    fn reference(
+        tx: &dyn ReadTx,
+        id: EntityId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Self::Reference>, DssError> {
+        constraint_reference(tx, id, now)
     }
 }
 
 impl Notified for Movement {
     const KIND: &'static str = movement::KIND;
+    const PLURAL: &'static str = "movements";
+    const DSS_FIELD: &'static str = "operational_intent";
+    const ACTION: Action = Action::NotifyMovements;
+    type Input = movement::MovementInput;
+    type Valid = ValidMovement;
+    type Reference = wire::OperationalIntentReference;
     fn party(&self) -> &str {
         &self.party
     }
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn external_id(&self) -> &str {
+        &self.content.external_id
+    }
+    fn input_external_id(input: &mut Self::Input) -> &mut Option<String> {
+        &mut input.external_id
+    }
+    fn validate(
+        input: &Self::Input,
+        party: &str,
+        now: DateTime<Utc>,
+        limits: &Limits,
+    ) -> Result<Self::Valid, DssError> {
+        input.validate(party, now, limits)
+    }
+    fn put(
+        tx: &mut dyn Tx,
+        party: &str,
+        valid: &Self::Valid,
+        base_url: &str,
+        limits: &Limits,
+        now: DateTime<Utc>,
+    ) -> Result<(Self, Outcome), DssError> {
+        put_movement(tx, party, valid, base_url, limits, now)
+    }
+    fn withdraw(
+        tx: &mut dyn Tx,
+        party: &str,
+        id: EntityId,
+        now: DateTime<Utc>,
+    ) -> Result<Self, DssError> {
+        delete_movement(tx, party, id, now)
+    }
+    fn reference(
+        tx: &dyn ReadTx,
+        id: EntityId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Self::Reference>, DssError> {
+        intent_reference(tx, id, now)
+    }
+}
+
+/// 403 unless `party` notified `record`: nobody changes another party's objects.
+pub fn check_owner<T: Notified>(record: &T, party: &str) -> Result<(), DssError> {
+    if record.party() != party {
+        return Err(DssError::Forbidden(format!(
+            "{} {} was notified by party \"{}\"; only it may change it",
+            T::KIND,
+            record.id(),
+            record.party()
+        )));
+    }
+    Ok(())
 }
 
 /// The stored record `id`, if any, which only `party` may change: nobody changes another
@@ -101,13 +258,7 @@ impl Notified for Movement {
 fn previous<T: Notified>(tx: &dyn ReadTx, id: &str, party: &str) -> Result<Option<T>, DssError> {
     let old: Option<T> = stored(tx, T::KIND, id)?;
     if let Some(o) = &old {
-        if o.party() != party {
-            return Err(DssError::Forbidden(format!(
-                "{} {id} was notified by party \"{}\"; only it may change it",
-                T::KIND,
-                o.party()
-            )));
-        }
+        check_owner(o, party)?;
     }
     Ok(old)
 }
@@ -271,6 +422,42 @@ fn availability(tx: &dyn ReadTx, manager: &str) -> Result<Availability, DssError
     Ok(tx
         .availability(manager)?
         .map_or(Availability::Unknown, |a| a.availability))
+}
+
+/// The live constraint `id` as its manager sees it (with the OVN), if any.
+pub fn constraint_reference(
+    tx: &dyn ReadTx,
+    id: EntityId,
+    now: DateTime<Utc>,
+) -> Result<Option<wire::ConstraintReference>, DssError> {
+    tx.constraint(id)?
+        .filter(|c| c.extents.is_live(now))
+        .map(|c| {
+            Ok(present::constraint(
+                &c,
+                &c.manager,
+                availability(tx, &c.manager)?,
+            ))
+        })
+        .transpose()
+}
+
+/// The live operational intent `id` as its manager sees it (with the OVN), if any.
+pub fn intent_reference(
+    tx: &dyn ReadTx,
+    id: EntityId,
+    now: DateTime<Utc>,
+) -> Result<Option<wire::OperationalIntentReference>, DssError> {
+    tx.operational_intent(id)?
+        .filter(|o| o.extents.is_live(now))
+        .map(|o| {
+            Ok(present::operational_intent(
+                &o,
+                &o.manager,
+                availability(tx, &o.manager)?,
+            ))
+        })
+        .transpose()
 }
 
 /// The live constraint of a site deconflict manages, with its OVN, as `GET

@@ -12,6 +12,15 @@
 //!
 //! [limits]
 //! max_body_bytes = 4194304
+//!
+//! [humanitarian]
+//! base_url = "https://dss.example.org"   # where /uss/v1 serves the details of sites and movements
+//! dss_registered_only = false           # true: unregistered subs may not write on /dss/v1 either
+//!
+//! [[humanitarian.party]]
+//! id = "coord"                          # the JWT sub of the party's tokens
+//! role = "coordinator"                  # armed, humanitarian, coordinator or observer
+//! name = "Coordination cell"
 //! ```
 
 use std::fmt;
@@ -21,6 +30,7 @@ use std::time::Duration;
 
 use clap::builder::BoolishValueParser;
 use deconflict_core::limits::Limits;
+use deconflict_humanitarian::party::Party;
 use serde::Deserialize;
 
 /// The flags of `deconflict serve`. Each also reads a `DECONFLICT_*` variable; repeatable
@@ -109,6 +119,31 @@ pub struct FileConfig {
     pub purge_grace_secs: Option<u64>,
     pub request_timeout_secs: Option<u64>,
     pub limits: Option<Limits>,
+    pub humanitarian: Option<HumanitarianFile>,
+}
+
+/// The `[humanitarian]` section of the TOML file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HumanitarianFile {
+    pub base_url: Option<String>,
+    pub dss_registered_only: Option<bool>,
+    #[serde(default)]
+    pub party: Vec<Party>,
+}
+
+/// The settings of the humanitarian layer.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Humanitarian {
+    /// The base URL other parties reach this server at: the `uss_base_url` of the constraints
+    /// and intents it publishes for sites and movements (`/uss/v1/...` is appended). `None`:
+    /// `http://` and the listen address.
+    pub base_url: Option<String>,
+    /// Whether a token whose `sub` is not a registered party is refused on `/dss/v1` writes
+    /// too (by default the DSS stays open to any USS with a valid token, as F3548 expects).
+    pub dss_registered_only: bool,
+    /// The parties of the configuration file; the API cannot change them.
+    pub parties: Vec<Party>,
 }
 
 /// The resolved configuration of a server.
@@ -125,6 +160,7 @@ pub struct Config {
     pub purge_grace: Duration,
     pub request_timeout: Duration,
     pub limits: Limits,
+    pub humanitarian: Humanitarian,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8082";
@@ -147,6 +183,7 @@ impl Default for Config {
             purge_grace: Duration::from_secs(DEFAULT_PURGE_GRACE_SECS),
             request_timeout: Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECS),
             limits: Limits::default(),
+            humanitarian: Humanitarian::default(),
         }
     }
 }
@@ -335,6 +372,28 @@ impl Config {
                 "request_timeout_secs",
             )?,
             limits,
+            humanitarian: {
+                let h = file.humanitarian.unwrap_or_default();
+                if let Some(url) = &h.base_url {
+                    deconflict_core::parse::uss_base_url("humanitarian.base_url", url).map_err(
+                        |e| ConfigError::Invalid {
+                            field: "humanitarian.base_url",
+                            rule: e.to_string(),
+                        },
+                    )?;
+                }
+                deconflict_humanitarian::party::Registry::new(h.party.clone()).map_err(|e| {
+                    ConfigError::Invalid {
+                        field: "humanitarian",
+                        rule: e.to_string(),
+                    }
+                })?;
+                Humanitarian {
+                    base_url: h.base_url,
+                    dss_registered_only: h.dss_registered_only.unwrap_or(false),
+                    parties: h.party,
+                }
+            },
         };
         if config.limits.max_body_bytes < 1024 {
             return Err(ConfigError::Invalid {
@@ -501,6 +560,44 @@ max_body_bytes = 2048
             err.to_string().contains("/nonexistent/deconflict.toml"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn parties_come_from_the_humanitarian_section() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ok = write_file(
+            dir.path(),
+            "[humanitarian]\nbase_url = \"https://dss.example.org\"\n\
+             [[humanitarian.party]]\nid = \"coord\"\nrole = \"coordinator\"\nname = \"Cell\"\n\
+             [[humanitarian.party]]\nid = \"ngo\"\nrole = \"humanitarian\"\n",
+        );
+        let c = Config::load(&args(&["--config", ok.to_str().expect("utf-8")])).expect("valid");
+        assert_eq!(c.humanitarian.parties.len(), 2);
+        assert_eq!(
+            c.humanitarian.base_url.as_deref(),
+            Some("https://dss.example.org")
+        );
+        assert!(!c.humanitarian.dss_registered_only);
+        for (text, names) in [
+            (
+                "[[humanitarian.party]]\nid = \"x\"\nrole = \"general\"\n",
+                "general",
+            ),
+            (
+                "[[humanitarian.party]]\nid = \"x\"\nrole = \"armed\"\n\
+                 [[humanitarian.party]]\nid = \"x\"\nrole = \"observer\"\n",
+                "party[1].id",
+            ),
+            (
+                "[humanitarian]\nbase_url = \"ftp://x\"\n",
+                "humanitarian.base_url",
+            ),
+        ] {
+            let bad = write_file(dir.path(), text);
+            let err = Config::load(&args(&["--config", bad.to_str().expect("utf-8")]))
+                .expect_err("refused");
+            assert!(err.to_string().contains(names), "{err}");
+        }
     }
 
     #[test]

@@ -7,10 +7,11 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use deconflict_auth::{bearer_from_header, require_any, scopes, AuthError, Claims};
 use deconflict_core::rules::Caller;
 use deconflict_core::DssError;
+use deconflict_humanitarian::party::{Action, Party};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -50,16 +51,68 @@ impl<R: ScopeRequirement> FromRequestParts<AppState> for Authorized<R> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = match parts.headers.get(AUTHORIZATION) {
-            None => None,
-            Some(v) => Some(v.to_str().map_err(|_| AuthError::NotBearer)?),
-        };
-        let token = bearer_from_header(header)?;
-        let claims = state.verifier.verify_async(token).await?;
+        let claims = verified(parts, state).await?;
         require_any(&claims, R::ANY_OF)?;
+        // Inside a nested router the URI has lost its prefix; the original has it.
+        let path = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map_or(parts.uri.path(), |u| u.0.path());
+        if let Some(action) = dss_write(&parts.method, path) {
+            state.layer.check_dss(&claims.sub, action)?;
+        }
         Ok(Self {
             claims,
             _requirement: PhantomData,
+        })
+    }
+}
+
+/// The verified claims of the request's bearer token.
+async fn verified(parts: &Parts, state: &AppState) -> Result<Claims, ApiError> {
+    let header = match parts.headers.get(AUTHORIZATION) {
+        None => None,
+        Some(v) => Some(v.to_str().map_err(|_| AuthError::NotBearer)?),
+    };
+    let token = bearer_from_header(header)?;
+    Ok(state.verifier.verify_async(token).await?)
+}
+
+/// What a `/dss/v1` request writes, for the role of a registered party; `None` for reads.
+fn dss_write(method: &Method, path: &str) -> Option<Action> {
+    let rest = path.strip_prefix("/dss/v1/")?;
+    let collection = rest.split('/').next().unwrap_or_default();
+    let writes = *method == Method::PUT || *method == Method::DELETE;
+    match collection {
+        "operational_intent_references" if writes => Some(Action::DssOperations),
+        "constraint_references" if writes => Some(Action::DssConstraints),
+        "subscriptions" if writes => Some(Action::DssSubscriptions),
+        "uss_availability" if writes => Some(Action::DssOther),
+        "reports" if *method == Method::POST => Some(Action::DssOther),
+        _ => None,
+    }
+}
+
+/// A request of a party of the humanitarian layer (`/v1`): a verified token of any scope,
+/// whose `sub` names the party; [`Member::may`] checks its role.
+pub struct Member {
+    pub claims: Claims,
+}
+
+impl Member {
+    /// The caller's party if its role allows `action`; 403 naming why otherwise (an
+    /// unregistered `sub`, or a role that may not).
+    pub fn may(&self, state: &AppState, action: Action) -> Result<Party, ApiError> {
+        Ok(state.layer.authorize(&self.claims.sub, action)?)
+    }
+}
+
+impl FromRequestParts<AppState> for Member {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(Self {
+            claims: verified(parts, state).await?,
         })
     }
 }
@@ -204,6 +257,14 @@ pub mod require {
     requirement!(
         /// Set a USS's availability.
         AvailabilityWrite = &[&[AA]]
+    );
+    requirement!(
+        /// `GET /uss/v1/constraints/{entityid}`: the details of a site's constraint.
+        ConstraintDetails = &[&[CP]]
+    );
+    requirement!(
+        /// `GET /uss/v1/operational_intents/{entityid}`: the details of a movement's intent.
+        IntentDetails = &[&[SC]]
     );
     requirement!(
         /// The auxiliary `/aux/v1` endpoints: any DSS scope, or the remote ID read scope that

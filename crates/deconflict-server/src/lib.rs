@@ -1,5 +1,6 @@
 //! The HTTP face of the deconflict DSS (ASTM F3548-21): [`router`] serves every `/dss/v1`
-//! path of `utm.yaml` plus `/healthy` and the InterUSS `/aux/v1` endpoints over an
+//! path of `utm.yaml` plus `/healthy` and the InterUSS `/aux/v1` endpoints, and the
+//! humanitarian layer (`/v1` and the `/uss/v1` details of what it publishes), over an
 //! [`AppState`]; [`serve`] runs it with the configured store (embedded SQLite, or PostgreSQL
 //! for a pool of instances), a token verifier, the expiry purge and graceful shutdown, from a
 //! [`Config`].
@@ -13,6 +14,7 @@
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod layer;
 pub mod purge;
 mod routes;
 mod serve;

@@ -12,6 +12,7 @@ use deconflict_store::{PostgresStore, SqliteStore};
 use tokio::net::TcpListener;
 
 use crate::config::{Config, StoreConfig};
+use crate::layer::Layer;
 use crate::state::AppState;
 use crate::{purge, router};
 
@@ -66,8 +67,6 @@ impl Server {
         })?;
         let verifier = verifier(&config).await?;
         let store = open_store(&config).await?;
-        let mut state = AppState::new(store, Arc::new(verifier), config.limits.clone());
-        state.request_timeout = config.request_timeout;
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -75,6 +74,20 @@ impl Server {
                     addr: config.listen,
                     source,
                 })?;
+        let bound = listener.local_addr()?;
+        let layer = Layer::new(&config.humanitarian, format!("http://{bound}"))
+            .map_err(|e| ServeError::Startup(format!("humanitarian: {e}")))?;
+        let reload = {
+            let store = Arc::clone(&store);
+            tokio::task::spawn_blocking(move || layer.reload(&*store).map(|()| layer))
+        };
+        let layer = reload
+            .await
+            .map_err(|e| ServeError::Startup(format!("reading the parties panicked: {e}")))?
+            .map_err(|e| ServeError::Startup(format!("reading the parties: {e}")))?;
+        let mut state =
+            AppState::new(store, Arc::new(verifier), config.limits.clone()).with_layer(layer);
+        state.request_timeout = config.request_timeout;
         Ok(Self {
             listener,
             state,
@@ -102,12 +115,21 @@ impl Server {
             self.config.purge_interval,
             self.config.purge_grace,
         );
+        // A pool's other instances may register parties; one instance alone sees all its own.
+        let refresher = (!self.state.store.reads_from_memory()).then(|| {
+            self.state
+                .layer
+                .spawn_refresh(Arc::clone(&self.state.store))
+        });
         tracing::info!(address = %self.local_addr()?, "deconflict DSS listening");
         let app = router(self.state.clone());
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
         purger.abort();
+        if let Some(r) = refresher {
+            r.abort();
+        }
         tracing::info!("deconflict DSS stopped");
         Ok(served?)
     }

@@ -10,6 +10,7 @@ use deconflict_core::store::{self, ReadTx, Store, Tx};
 use deconflict_core::{DssError, Result};
 
 use crate::error::ApiError;
+use crate::layer::Layer;
 
 /// The time source. Production uses [`Utc::now`]; tests may move time forward.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -23,6 +24,8 @@ pub struct AppState {
     pub clock: Clock,
     /// How long a request may take before it is answered 503.
     pub request_timeout: Duration,
+    /// Parties and where this server publishes the humanitarian layer.
+    pub layer: Arc<Layer>,
 }
 
 /// The default of [`AppState::request_timeout`].
@@ -37,7 +40,15 @@ impl AppState {
             limits: Arc::new(limits),
             clock: Arc::new(Utc::now),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            layer: Arc::new(Layer::without_parties("http://localhost:8082".into())),
         }
+    }
+
+    /// Replaces the humanitarian layer (parties, base URL).
+    #[must_use]
+    pub fn with_layer(mut self, layer: Layer) -> Self {
+        self.layer = Arc::new(layer);
+        self
     }
 
     /// Replaces the clock (tests).

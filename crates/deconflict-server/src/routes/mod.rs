@@ -3,6 +3,7 @@
 mod aux;
 mod availability;
 mod constraints;
+mod humanitarian;
 mod operational_intents;
 mod subscriptions;
 
@@ -30,7 +31,7 @@ fn created_or_ok(created: bool) -> StatusCode {
     }
 }
 
-/// Every route of the DSS, with request logging, a timeout, the body limit and a last-resort
+/// Every route of the DSS and of the humanitarian layer, with request logging, a timeout, the body limit and a last-resort
 /// panic handler.
 pub fn router(state: AppState) -> Router {
     use self::{constraints as cr, operational_intents as oi, subscriptions as sub};
@@ -70,6 +71,7 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .nest("/dss/v1", dss)
+        .merge(humanitarian::routes())
         .route("/healthy", get(aux::healthy))
         .route("/aux/v1/version", get(aux::version))
         .route("/aux/v1/validate_oauth", get(aux::validate_oauth))

@@ -14,6 +14,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use deconflict_auth::{scopes, DevKeys, Verifier, VerifierConfig, DEV_ISSUER};
 use deconflict_core::limits::Limits;
 use deconflict_core::store::Store;
+use deconflict_humanitarian::party::{Party, Role};
+use deconflict_server::config::Humanitarian;
+use deconflict_server::layer::Layer;
 use deconflict_server::{router, AppState};
 use deconflict_store::{PostgresStore, SqliteStore};
 use reqwest::StatusCode;
@@ -109,6 +112,31 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, limits: Limits) -> TestApp {
+    spawn_app_configured(backend, limits, Humanitarian::default()).await
+}
+
+/// An app whose configuration file registers `parties` (id, role).
+pub async fn spawn_app_with_parties(backend: Backend, parties: &[(&str, Role)]) -> TestApp {
+    let humanitarian = Humanitarian {
+        parties: parties
+            .iter()
+            .map(|(id, role)| Party {
+                id: (*id).to_owned(),
+                role: *role,
+                name: format!("Party {id}"),
+                contact: None,
+            })
+            .collect(),
+        ..Humanitarian::default()
+    };
+    spawn_app_configured(backend, Limits::default(), humanitarian).await
+}
+
+pub async fn spawn_app_configured(
+    backend: Backend,
+    limits: Limits,
+    humanitarian: Humanitarian,
+) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let keys = Arc::new(DevKeys::load_or_create(dir.path()).unwrap());
     let verifier = Verifier::new(VerifierConfig::default().with_dev_keys(&keys))
@@ -117,11 +145,14 @@ pub async fn spawn_app_with(backend: Backend, limits: Limits) -> TestApp {
     let (store, db) = open_store(backend, dir.path()).await;
     let offset = Arc::new(AtomicI64::new(0));
     let clock_offset = offset.clone();
-    let state = AppState::new(store, Arc::new(verifier), limits).with_clock(Arc::new(move || {
-        Utc::now() + chrono::Duration::seconds(offset.load(Ordering::SeqCst))
-    }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let layer = Layer::new(&humanitarian, format!("http://{addr}")).unwrap();
+    let state = AppState::new(store, Arc::new(verifier), limits)
+        .with_clock(Arc::new(move || {
+            Utc::now() + chrono::Duration::seconds(offset.load(Ordering::SeqCst))
+        }))
+        .with_layer(layer);
     let app = router(state.clone());
     tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();

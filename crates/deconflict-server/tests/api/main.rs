@@ -11,6 +11,7 @@ mod bad_input;
 mod constraints;
 mod fuzz;
 mod helpers;
+mod humanitarian;
 mod operational_intents;
 mod purge;
 mod robustness;

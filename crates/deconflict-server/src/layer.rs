@@ -1,0 +1,107 @@
+//! The humanitarian layer's share of the server state: the party registry and the base URL at
+//! which this server serves the details of the sites and movements it publishes.
+//!
+//! The registry lives in memory: the parties of the configuration file, plus those registered
+//! through `/v1/parties` (documents in the store), read at start-up, replaced after every
+//! change this instance makes, and re-read every [`REFRESH`] when the store is shared by a
+//! pool (so a change made through another instance takes effect here within that time).
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use deconflict_core::store::{self, Store};
+use deconflict_core::DssError;
+use deconflict_humanitarian::party::{self, Action, Party, Registry};
+use deconflict_humanitarian::publish;
+
+use crate::config::Humanitarian;
+
+/// How often an instance of a pool re-reads the parties registered through the API.
+pub const REFRESH: Duration = Duration::from_secs(10);
+
+pub struct Layer {
+    /// The `uss_base_url` of what this server publishes, without a trailing `/`.
+    pub base_url: String,
+    pub dss_registered_only: bool,
+    registry: RwLock<Registry>,
+}
+
+fn poisoned<T>(_: T) -> DssError {
+    DssError::Internal("the party registry lock was poisoned".into())
+}
+
+impl Layer {
+    /// The layer of `config`; `default_base_url` serves when the configuration names none.
+    pub fn new(config: &Humanitarian, default_base_url: String) -> Result<Self, DssError> {
+        Ok(Self {
+            base_url: config.base_url.clone().unwrap_or(default_base_url),
+            dss_registered_only: config.dss_registered_only,
+            registry: RwLock::new(Registry::new(config.parties.clone())?),
+        })
+    }
+
+    /// A layer with no party registered yet, publishing under `base_url`.
+    pub fn without_parties(base_url: String) -> Self {
+        Self {
+            base_url,
+            dss_registered_only: false,
+            registry: RwLock::new(Registry::default()),
+        }
+    }
+
+    /// `sub`'s party if it may do `action`, else 403 naming why.
+    pub fn authorize(&self, sub: &str, action: Action) -> Result<Party, DssError> {
+        self.registry
+            .read()
+            .map_err(poisoned)?
+            .authorize(sub, action)
+    }
+
+    /// On the DSS, a registered party acts within its role; an unregistered `sub` is a plain
+    /// USS, refused only when `dss_registered_only` is set.
+    pub fn check_dss(&self, sub: &str, action: Action) -> Result<(), DssError> {
+        let reg = self.registry.read().map_err(poisoned)?;
+        if reg.get(sub).is_none() && !self.dss_registered_only {
+            return Ok(());
+        }
+        reg.authorize(sub, action).map(|_| ())
+    }
+
+    pub fn party(&self, id: &str) -> Result<Option<Party>, DssError> {
+        Ok(self.registry.read().map_err(poisoned)?.get(id).cloned())
+    }
+
+    pub fn parties(&self) -> Result<Vec<Party>, DssError> {
+        Ok(self.registry.read().map_err(poisoned)?.all())
+    }
+
+    pub fn is_configured(&self, id: &str) -> Result<bool, DssError> {
+        Ok(self.registry.read().map_err(poisoned)?.is_configured(id))
+    }
+
+    /// Re-reads the parties registered through the API from `store`.
+    pub fn reload(&self, store: &dyn Store) -> Result<(), DssError> {
+        let parties = store::read(store, |tx| publish::all::<Party>(tx, party::KIND))?;
+        self.registry
+            .write()
+            .map_err(poisoned)?
+            .set_registered(parties);
+        Ok(())
+    }
+
+    /// Re-reads the registry every [`REFRESH`], for an instance of a pool.
+    pub fn spawn_refresh(self: &Arc<Self>, store: Arc<dyn Store>) -> tokio::task::JoinHandle<()> {
+        let layer = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(REFRESH);
+            loop {
+                tick.tick().await;
+                let (layer, store) = (Arc::clone(&layer), Arc::clone(&store));
+                let done = tokio::task::spawn_blocking(move || layer.reload(&*store)).await;
+                if let Ok(Err(e)) = done {
+                    tracing::warn!(error = %e, "re-reading the party registry failed");
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,142 @@
+//! `/v1/sites` and `/v1/movements`, one set of handlers for every [`Notified`] kind: a
+//! humanitarian party notifies, changes and withdraws its own; every party reads them all.
+//! Each write publishes the DSS entity in the same store transaction.
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use deconflict_core::DssError;
+use deconflict_humanitarian::party::Action;
+use deconflict_humanitarian::publish::{self, Notified, Outcome};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::extract::{Json, Member, PathParams};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only those of this party.
+    party: Option<String>,
+}
+
+/// The record with its DSS entity as the DSS holds it now (absent once it has ended).
+async fn view<T: Notified>(st: &AppState, record: T) -> Result<Value, ApiError> {
+    let id = super::id(record.id())?;
+    let now = st.now();
+    let dss = st.read(move |tx| T::reference(tx, id, now)).await?;
+    let mut v = serde_json::to_value(&record).map_err(|e| ApiError::internal(e.to_string()))?;
+    if let (Value::Object(m), Some(dss)) = (&mut v, dss) {
+        m.insert(
+            T::DSS_FIELD.into(),
+            serde_json::to_value(dss).map_err(|e| ApiError::internal(e.to_string()))?,
+        );
+    }
+    Ok(v)
+}
+
+async fn stored<T: Notified>(st: &AppState, id: &str) -> Result<T, ApiError> {
+    let key = super::id(id)?.to_string();
+    st.read(move |tx| publish::stored::<T>(tx, T::KIND, &key))
+        .await?
+        .ok_or_else(|| DssError::NotFound(format!("{} {id} not found", T::KIND)).into())
+}
+
+pub async fn list<T: Notified>(
+    State(st): State<AppState>,
+    who: Member,
+    Query(q): Query<ListQuery>,
+) -> Result<axum::Json<Value>, ApiError> {
+    who.may(&st, Action::ReadLayer)?;
+    let mut all: Vec<T> = st.read(|tx| publish::all::<T>(tx, T::KIND)).await?;
+    if let Some(p) = &q.party {
+        all.retain(|r| r.party() == p);
+    }
+    Ok(axum::Json(json!({ T::PLURAL: all })))
+}
+
+pub async fn get<T: Notified>(
+    State(st): State<AppState>,
+    who: Member,
+    PathParams(id): PathParams<String>,
+) -> Result<axum::Json<Value>, ApiError> {
+    who.may(&st, Action::ReadLayer)?;
+    let record: T = stored(&st, &id).await?;
+    Ok(axum::Json(view(&st, record).await?))
+}
+
+async fn notify<T: Notified>(
+    st: &AppState,
+    who: &Member,
+    input: T::Input,
+) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+    let party = who.may(st, T::ACTION)?;
+    let now = st.now();
+    let valid = T::validate(&input, &party.id, now, &st.limits)?;
+    let (base, limits) = (st.layer.base_url.clone(), st.limits.clone());
+    let (record, outcome) = st
+        .write(move |tx| T::put(tx, &party.id, &valid, &base, &limits, now))
+        .await?;
+    let status = if outcome == Outcome::Created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let record = view(st, record).await?;
+    Ok((
+        status,
+        axum::Json(json!({"outcome": outcome, T::KIND: record})),
+    ))
+}
+
+/// Notifies one, or changes the one of the party with the same external id: 201 created, 200
+/// changed or unchanged.
+pub async fn create<T: Notified>(
+    State(st): State<AppState>,
+    who: Member,
+    Json(input): Json<T::Input>,
+) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+    notify::<T>(&st, &who, input).await
+}
+
+/// Changes the one with DSS id `id`; its external id cannot change.
+pub async fn update<T: Notified>(
+    State(st): State<AppState>,
+    who: Member,
+    PathParams(id): PathParams<String>,
+    Json(mut input): Json<T::Input>,
+) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+    let party = who.may(&st, T::ACTION)?;
+    let old: T = stored(&st, &id).await?;
+    publish::check_owner(&old, &party.id)?;
+    let external_id = T::input_external_id(&mut input);
+    match external_id {
+        Some(e) if e.trim() != old.external_id() => {
+            return Err(ApiError::bad(
+                "external_id",
+                format!(
+                    "{} {id} has the external id \"{}\", which cannot change; withdraw it and notify a new one",
+                    T::KIND,
+                    old.external_id()
+                ),
+            ))
+        }
+        _ => *external_id = Some(old.external_id().to_owned()),
+    }
+    notify::<T>(&st, &who, input).await
+}
+
+pub async fn delete<T: Notified>(
+    State(st): State<AppState>,
+    who: Member,
+    PathParams(id): PathParams<String>,
+) -> Result<axum::Json<T>, ApiError> {
+    let party = who.may(&st, T::ACTION)?;
+    let id = super::id(&id)?;
+    let now = st.now();
+    let record = st
+        .write(move |tx| T::withdraw(tx, &party.id, id, now))
+        .await?;
+    Ok(axum::Json(record))
+}
