@@ -1,15 +1,18 @@
 //! The log: batched durable appends, tree heads and proofs for any size it holds.
 //!
-//! Appends are serialised in-process and a batch is one storage transaction; memory (see
-//! `tree`) is updated only after the commit, so proofs never show an entry that is not durable.
-//! Proof requests only take a read lock: an append's commit does not hold them up.
+//! Appends are committed in groups: the records of every `append` call that arrives while a
+//! commit runs go into the next transaction together (one fsync for all), each call getting its
+//! own indexes back. Memory (see `tree`) is updated only after the commit, so proofs never show
+//! an entry that is not durable. Proof requests only take a read lock: a commit does not hold
+//! them up.
 
 use crate::checkpoint::{CheckpointError, LogKey, SignedCheckpoint};
 use crate::record::{Record, RecordError};
 use crate::storage::{LogStorage, StorageError};
 use crate::tree::{extend_from, BlockCache, Reader, State};
+use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use tlog_tiles::{prove_record, prove_tree, record_hash, tree_hash, Hash};
 
 /// Why a log operation failed.
@@ -26,6 +29,18 @@ pub enum LogError {
     Invalid(String),
     #[error("computing a proof: {0}")]
     Proof(String),
+    /// The group commit this append was part of failed.
+    #[error("{0}")]
+    Group(Arc<LogError>),
+}
+
+/// Appends waiting for the next group commit, and the outcomes of finished ones.
+#[derive(Default)]
+struct Inbox {
+    waiting: Vec<(u64, Vec<Vec<u8>>)>,
+    next_ticket: u64,
+    committing: bool,
+    outcomes: HashMap<u64, Result<Range<u64>, Arc<LogError>>>,
 }
 
 /// An append-only Merkle log on a [`LogStorage`]. Blocking; share it behind an `Arc`.
@@ -33,6 +48,8 @@ pub struct Log<S: LogStorage> {
     storage: S,
     state: RwLock<State>,
     appending: Mutex<()>,
+    inbox: Mutex<Inbox>,
+    committed: Condvar,
     cache: BlockCache,
 }
 
@@ -43,6 +60,8 @@ impl<S: LogStorage> Log<S> {
             storage,
             state: RwLock::new(State::default()),
             appending: Mutex::new(()),
+            inbox: Mutex::new(Inbox::default()),
+            committed: Condvar::new(),
             cache: BlockCache::default(),
         };
         log.catch_up_locked()?;
@@ -77,8 +96,56 @@ impl<S: LogStorage> Log<S> {
     }
 
     /// Appends records already in canonical form ([`Record::to_bytes`]); the bytes are not
-    /// checked again.
+    /// checked again. Concurrent calls share one transaction (see the module's doc).
     pub fn append_encoded(&self, records: Vec<Vec<u8>>) -> Result<Range<u64>, LogError> {
+        let mut inbox = self.inbox();
+        let ticket = inbox.next_ticket;
+        inbox.next_ticket += 1;
+        inbox.waiting.push((ticket, records));
+        loop {
+            if let Some(outcome) = inbox.outcomes.remove(&ticket) {
+                return outcome.map_err(LogError::Group);
+            }
+            if inbox.committing {
+                inbox = self
+                    .committed
+                    .wait(inbox)
+                    .unwrap_or_else(|e| e.into_inner());
+                continue;
+            }
+            // This call commits the group: everything waiting, its own records included.
+            inbox.committing = true;
+            let group = std::mem::take(&mut inbox.waiting);
+            drop(inbox);
+            let counts: Vec<(u64, usize)> = group.iter().map(|(t, r)| (*t, r.len())).collect();
+            let outcome = self.commit(group.into_iter().flat_map(|(_, r)| r).collect());
+            inbox = self.inbox();
+            inbox.committing = false;
+            match outcome {
+                Ok(start) => {
+                    let mut at = start;
+                    for (t, n) in counts {
+                        inbox.outcomes.insert(t, Ok(at..at + n as u64));
+                        at += n as u64;
+                    }
+                }
+                Err(e) => {
+                    let e = Arc::new(e);
+                    for (t, _) in counts {
+                        inbox.outcomes.insert(t, Err(e.clone()));
+                    }
+                }
+            }
+            self.committed.notify_all();
+        }
+    }
+
+    fn inbox(&self) -> std::sync::MutexGuard<'_, Inbox> {
+        self.inbox.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes one group in one transaction; returns the index of its first record.
+    fn commit(&self, records: Vec<Vec<u8>>) -> Result<u64, LogError> {
         let leaves: Vec<Hash> = records.iter().map(|r| record_hash(r)).collect();
         let _turn = self.appending.lock().unwrap_or_else(|e| e.into_inner());
         let mut conflicts = 0;
@@ -99,7 +166,7 @@ impl<S: LogStorage> Log<S> {
                         .write()
                         .unwrap_or_else(|e| e.into_inner())
                         .apply(done);
-                    return Ok(start..start + records.len() as u64);
+                    return Ok(start);
                 }
                 // Another instance of a pool appended first: learn its entries and build again.
                 Err(StorageError::Conflict { .. }) if conflicts < 100 => {

@@ -100,3 +100,40 @@ fn postgres_backend_keeps_the_contract() {
     };
     contract(|| PostgresLogStorage::connect(&db.url).unwrap());
 }
+
+#[test]
+fn concurrent_appends_share_commits_and_each_gets_its_own_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = std::sync::Arc::new(
+        Log::open(SqliteLogStorage::open(dir.path().join("log.sqlite")).unwrap()).unwrap(),
+    );
+    let threads: Vec<_> = (0..8u64)
+        .map(|t| {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                (0..50u64)
+                    .map(|k| {
+                        let r = common::record(t * 1000 + k);
+                        (log.append(std::slice::from_ref(&r)).unwrap(), r)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut got: Vec<(std::ops::Range<u64>, deconflict_tlog::Record)> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    got.sort_by_key(|(r, _)| r.start);
+    assert_eq!(log.size(), 400);
+    let stored = log.records(0, 400).unwrap();
+    for (i, (range, record)) in got.iter().enumerate() {
+        assert_eq!(*range, i as u64..i as u64 + 1);
+        assert_eq!(
+            stored[i],
+            record.to_bytes().unwrap(),
+            "entry {i} is the record appended there"
+        );
+    }
+    assert_eq!(log.root(400).unwrap(), mth(&stored));
+}

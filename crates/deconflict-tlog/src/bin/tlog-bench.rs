@@ -101,6 +101,39 @@ fn cpu_seconds() -> Option<f64> {
     Some(ticks / 100.0)
 }
 
+/// Appends one record per call from `threads` threads at once: what a server's requests do.
+fn single_appends<S: LogStorage>(
+    name: &str,
+    log: &Log<S>,
+    total: u64,
+    threads: u64,
+) -> Result<(), String> {
+    let start = log.size();
+    let t = Instant::now();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|w| {
+                scope.spawn(move || {
+                    (w..total)
+                        .step_by(threads as usize)
+                        .try_for_each(|i| log.append_encoded(vec![record(start + i)]).map(|_| ()))
+                })
+            })
+            .collect();
+        workers.into_iter().try_for_each(|w| {
+            w.join()
+                .map_err(|_| "a writer panicked".to_string())?
+                .map_err(|e| e.to_string())
+        })
+    })?;
+    let s = t.elapsed().as_secs_f64();
+    println!(
+        "{name}: appended {total} records one per call from {threads} threads (group commit): {s:.2} s, {:.0} entries/s",
+        total as f64 / s
+    );
+    Ok(())
+}
+
 fn percentiles(name: &str, mut d: Vec<Duration>, cpu: Option<f64>) {
     d.sort_unstable();
     let at = |q: f64| d[((d.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e6;
@@ -178,6 +211,7 @@ fn measure(a: &Args, dir: &std::path::Path) -> Result<(), String> {
     let log = Log::open(SqliteLogStorage::open(&path).map_err(|e| e.to_string())?)
         .map_err(|e| e.to_string())?;
     appends("SQLite (WAL, synchronous=FULL)", &log, a)?;
+    single_appends("SQLite", &log, a.appends / 4, 64)?;
     drop(log);
     for f in ["appends.sqlite", "appends.sqlite-wal", "appends.sqlite-shm"] {
         let _ = std::fs::remove_file(dir.join(f));
@@ -189,6 +223,7 @@ fn measure(a: &Args, dir: &std::path::Path) -> Result<(), String> {
             return Err("the PostgreSQL database must hold no log yet".into());
         }
         appends("PostgreSQL", &log, a)?;
+        single_appends("PostgreSQL", &log, a.appends / 4, 64)?;
     }
 
     let path = dir.join("proofs.sqlite");
