@@ -260,7 +260,7 @@ pub fn verify_bundle(b: &Bundle, expected_key: Option<&str>) -> Report {
                 ),
             );
         }
-        expected = expected.max(e.index + 1);
+        expected = expected.max(e.index.saturating_add(1));
         if let Err(err) = Record::from_bytes(e.record.as_bytes()) {
             problem(
                 format!("entry {}", e.index),

@@ -67,6 +67,36 @@ pub trait LogStorage: Send + Sync + 'static {
     fn latest_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>, StorageError>;
 }
 
+/// So that a server holds one `Log<Box<dyn LogStorage>>` whichever backend it opened.
+impl LogStorage for Box<dyn LogStorage> {
+    fn load(&self, from_block: u64) -> Result<Loaded, StorageError> {
+        (**self).load(from_block)
+    }
+    fn append(
+        &self,
+        start: u64,
+        records: &[Vec<u8>],
+        blocks: &[BlockRow],
+    ) -> Result<(), StorageError> {
+        (**self).append(start, records, blocks)
+    }
+    fn read_block(&self, block: u64) -> Result<Vec<u8>, StorageError> {
+        (**self).read_block(block)
+    }
+    fn read_records(&self, from: u64, to: u64) -> Result<Vec<Vec<u8>>, StorageError> {
+        (**self).read_records(from, to)
+    }
+    fn put_checkpoint(&self, size: u64, note: &[u8]) -> Result<(), StorageError> {
+        (**self).put_checkpoint(size, note)
+    }
+    fn checkpoints(&self) -> Result<Vec<(u64, Vec<u8>)>, StorageError> {
+        (**self).checkpoints()
+    }
+    fn latest_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>, StorageError> {
+        (**self).latest_checkpoint()
+    }
+}
+
 impl<S: LogStorage> crate::tree::BlockSource for S {
     fn read_block(&self, block: u64) -> Result<Vec<u8>, StorageError> {
         LogStorage::read_block(self, block)
