@@ -35,6 +35,8 @@ enum Command {
     Subscription(client::SubscriptionCmd),
     /// USS availability on a DSS: get, set.
     Availability(client::AvailabilityCmd),
+    /// Protected sites of the humanitarian layer: import, export, list.
+    Sites(client::SitesCmd),
     /// Check an exported log bundle offline: consistent, or which entry or checkpoint is wrong.
     Verify(verify::VerifyArgs),
     /// Print the version.
@@ -53,6 +55,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Constraint(cmd) => client::constraint(cmd).await,
         Command::Subscription(cmd) => client::subscription(cmd).await,
         Command::Availability(cmd) => client::availability(cmd).await,
+        Command::Sites(cmd) => client::sites(cmd).await,
         Command::Verify(args) => verify::run(args),
         Command::Version => {
             println!("deconflict {}", env!("CARGO_PKG_VERSION"));

@@ -28,6 +28,11 @@ impl Drop for Server {
 }
 
 fn start(data: &Path) -> Server {
+    start_with(data, &[])
+}
+
+/// A server with more flags (`--config FILE`, say).
+fn start_with(data: &Path, flags: &[&str]) -> Server {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -38,6 +43,7 @@ fn start(data: &Path) -> Server {
         .arg(format!("127.0.0.1:{port}"))
         .arg("--data-dir")
         .arg(data)
+        .args(flags)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -430,4 +436,114 @@ fn subscriptions_constraints_and_availability() {
         .ok()
         .json();
     assert_eq!(set["status"]["availability"], "Down");
+}
+
+/// The parties of the humanitarian tests.
+const PARTIES: &str = r#"
+[[humanitarian.party]]
+id = "ngo"
+role = "humanitarian"
+
+[[humanitarian.party]]
+id = "armed"
+role = "armed"
+"#;
+
+/// Three hospitals and a school near Aleppo; one row with a category that does not exist.
+const SITES_CSV: &str = "lat,lon,name,category,radius_m,id,beds\n\
+    36.2021,37.1343,Al Razi hospital,hospital,150,H-1,120\n\
+    36.2102,37.1529,Al Quds hospital,hospital,120,H-2,\n\
+    36.1950,37.1400,School 4,barracks,80,S-4,\n\
+    36.2200,37.1100,Water station,water,60,W-1,\n";
+
+#[test]
+fn a_notification_cell_imports_and_exports_its_sites() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    std::fs::write(cwd.join("parties.toml"), PARTIES).unwrap();
+    std::fs::write(cwd.join("sites.csv"), SITES_CSV).unwrap();
+    let config = cwd.join("parties.toml");
+    let server = start_with(&cwd.join("data"), &["--config", config.to_str().unwrap()]);
+    let ngo = server.token("ngo", "utm.strategic_coordination");
+
+    // One bad row: it is reported with its line and reason, and nothing is imported.
+    let refused = server.run(&ngo, &["sites", "import", "sites.csv"], cwd);
+    assert_eq!(refused.code(), Some(1), "{}", refused.stderr());
+    let err = refused.stderr();
+    assert!(
+        err.contains("line 4") && err.contains("\"barracks\" is not a site category"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was imported"), "{err}");
+    let listed = server
+        .run(&ngo, &["sites", "list", "--json"], cwd)
+        .ok()
+        .json();
+    assert_eq!(listed["sites"], serde_json::json!([]));
+
+    // --skip-invalid imports the others; the same file again changes nothing.
+    let first = server
+        .run(
+            &ngo,
+            &["sites", "import", "sites.csv", "--skip-invalid"],
+            cwd,
+        )
+        .ok();
+    assert!(
+        first
+            .stderr()
+            .contains("3 created, 0 updated, 0 unchanged, 1 refused"),
+        "{}",
+        first.stderr()
+    );
+    let again = server
+        .run(
+            &ngo,
+            &["sites", "import", "sites.csv", "--skip-invalid"],
+            cwd,
+        )
+        .ok();
+    assert!(
+        again
+            .stderr()
+            .contains("0 created, 0 updated, 3 unchanged, 1 refused"),
+        "{}",
+        again.stderr()
+    );
+    let table = server.run(&ngo, &["sites", "list"], cwd).ok().stdout();
+    assert!(
+        table.contains("Al Quds hospital") && table.contains("water"),
+        "{table}"
+    );
+
+    // Exports in both formats read back to the same sites.
+    for (format, file) in [("csv", "out.csv"), ("geojson", "out.geojson")] {
+        server
+            .run(
+                &ngo,
+                &["sites", "export", "--format", format, "-o", file],
+                cwd,
+            )
+            .ok();
+        let back = server.run(&ngo, &["sites", "import", file], cwd).ok();
+        assert!(
+            back.stderr()
+                .contains("0 created, 0 updated, 3 unchanged, 0 refused"),
+            "{format}: {}",
+            back.stderr()
+        );
+    }
+    let exported: Value =
+        serde_json::from_str(&std::fs::read_to_string(cwd.join("out.geojson")).unwrap()).unwrap();
+    assert_eq!(exported["features"].as_array().unwrap().len(), 3);
+
+    // An armed party may read the sites but not import any: the server says why.
+    let armed = server.token("armed", "utm.strategic_coordination");
+    let no = server.run(&armed, &["sites", "import", "out.csv"], cwd);
+    assert_eq!(no.code(), Some(3), "{}", no.stderr());
+    assert!(no.stderr().contains("role armed"), "{}", no.stderr());
+    let seen = server
+        .run(&armed, &["sites", "export", "--format", "csv"], cwd)
+        .ok();
+    assert_eq!(seen.stdout().lines().count(), 4, "{}", seen.stdout());
 }

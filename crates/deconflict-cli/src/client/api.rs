@@ -18,6 +18,8 @@ pub struct Dss {
     http: reqwest::Client,
     base: Url,
     token: String,
+    /// The path of the API under the base URL: `/dss/v1` unless [`Dss::at`] says otherwise.
+    prefix: &'static [&'static str],
 }
 
 /// A 2xx answer: the body as sent (for `--json`) and as read.
@@ -79,14 +81,21 @@ impl Dss {
             http,
             base,
             token: token.trim().to_owned(),
+            prefix: &["dss", "v1"],
         })
     }
 
-    /// `/dss/v1/<segments>`; each segment is escaped, so an id cannot change the path.
+    /// The same server, for the API under `prefix` (`&["v1"]`: the humanitarian layer).
+    pub fn at(mut self, prefix: &'static [&'static str]) -> Dss {
+        self.prefix = prefix;
+        self
+    }
+
+    /// `<prefix>/<segments>`; each segment is escaped, so an id cannot change the path.
     fn url(&self, segments: &[&str]) -> Url {
         let mut url = self.base.clone();
         if let Ok(mut path) = url.path_segments_mut() {
-            path.extend(["dss", "v1"]).extend(segments);
+            path.extend(self.prefix).extend(segments);
         }
         url
     }

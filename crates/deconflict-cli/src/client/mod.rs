@@ -1,5 +1,6 @@
 //! The client commands (`deconflict intent|constraint|subscription|availability ...`): talk to a
-//! DSS over its F3548 `/dss/v1` API from a shell.
+//! DSS over its F3548 `/dss/v1` API from a shell; `deconflict sites ...` talks to the
+//! humanitarian layer's `/v1` API of the same server.
 //!
 //! Output is a table for a person, or with `--json` the server's response as it came, for
 //! scripts. Exit status: 0 done; 1 nothing was sent or no answer came (bad FILE or flags, server
@@ -13,6 +14,7 @@ mod constraint;
 mod input;
 mod intent;
 mod show;
+mod sites;
 mod subscription;
 
 use std::io::Write;
@@ -71,6 +73,14 @@ pub struct SubscriptionCmd {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct SitesCmd {
+    #[command(flatten)]
+    conn: Conn,
+    #[command(subcommand)]
+    action: sites::Action,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct AvailabilityCmd {
     #[command(flatten)]
     conn: Conn,
@@ -99,6 +109,13 @@ pub async fn subscription(cmd: SubscriptionCmd) -> anyhow::Result<()> {
 pub async fn availability(cmd: AvailabilityCmd) -> anyhow::Result<()> {
     let out = Out::new(&cmd.conn);
     let result = async { availability::run(&Dss::new(&cmd.conn)?, cmd.action, &out).await }.await;
+    finish(&out, result)
+}
+
+pub async fn sites(cmd: SitesCmd) -> anyhow::Result<()> {
+    let out = Out::new(&cmd.conn);
+    let result =
+        async { sites::run(&Dss::new(&cmd.conn)?.at(&["v1"]), cmd.action, &out).await }.await;
     finish(&out, result)
 }
 

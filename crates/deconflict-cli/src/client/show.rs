@@ -221,6 +221,30 @@ fn fields<const N: usize>(rows: [(&str, String); N]) -> Table {
     t
 }
 
+/// Rows an import refused: where in the file, and why.
+pub fn refused_rows(list: &[(String, String)]) -> Table {
+    let mut t = table(&["where", "reason"]);
+    for (at, reason) in list {
+        t.add_row([at.clone(), reason.clone()]);
+    }
+    t
+}
+
+/// Sites of the humanitarian layer.
+pub fn sites(list: &[deconflict_humanitarian::site::Site]) -> Table {
+    let mut t = table(&["id", "party", "external id", "category", "name"]);
+    for s in list {
+        t.add_row([
+            s.id.clone(),
+            s.party.clone(),
+            s.content.external_id.clone(),
+            s.content.category.as_str().to_owned(),
+            s.content.name.clone(),
+        ]);
+    }
+    t
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
