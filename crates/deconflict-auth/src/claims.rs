@@ -26,26 +26,53 @@ pub(crate) struct ClaimRules<'a> {
     pub now: i64,
 }
 
-/// Validates the registered claims and extracts [`Claims`]. Order matters for messages: an
-/// expired token says so even if it is also for another audience.
-pub(crate) fn check(map: &Map<String, Value>, rules: &ClaimRules<'_>) -> Result<Claims, AuthError> {
-    let leeway = i64::try_from(rules.leeway_secs).unwrap_or(i64::MAX);
-    let exp = numeric_date(map, "exp")?.ok_or(AuthError::MissingClaim("exp"))?;
-    if rules.now >= exp.saturating_add(leeway) {
-        return Err(AuthError::Expired {
-            exp,
-            now: rules.now,
-            leeway_secs: rules.leeway_secs,
-        });
-    }
-    if let Some(nbf) = numeric_date(map, "nbf")? {
-        if nbf > rules.now.saturating_add(leeway) {
-            return Err(AuthError::NotYetValid {
-                nbf,
+/// The time window of a token (`exp`, `nbf`): what must be checked again on every use of a
+/// claim set checked before.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Validity {
+    exp: i64,
+    nbf: Option<i64>,
+}
+
+impl Validity {
+    pub(crate) fn check(&self, rules: &ClaimRules<'_>) -> Result<(), AuthError> {
+        let leeway = i64::try_from(rules.leeway_secs).unwrap_or(i64::MAX);
+        if rules.now >= self.exp.saturating_add(leeway) {
+            return Err(AuthError::Expired {
+                exp: self.exp,
                 now: rules.now,
+                leeway_secs: rules.leeway_secs,
             });
         }
+        match self.nbf {
+            Some(nbf) if nbf > rules.now.saturating_add(leeway) => Err(AuthError::NotYetValid {
+                nbf,
+                now: rules.now,
+            }),
+            _ => Ok(()),
+        }
     }
+}
+
+/// Validates the registered claims and extracts [`Claims`]. Order matters for messages: an
+/// expired token says so even if it is also for another audience.
+#[cfg(test)]
+pub(crate) fn check(map: &Map<String, Value>, rules: &ClaimRules<'_>) -> Result<Claims, AuthError> {
+    check_all(map, rules).map(|(claims, _)| claims)
+}
+
+/// [`check`], also handing back the token's [`Validity`].
+pub(crate) fn check_all(
+    map: &Map<String, Value>,
+    rules: &ClaimRules<'_>,
+) -> Result<(Claims, Validity), AuthError> {
+    let exp = numeric_date(map, "exp")?.ok_or(AuthError::MissingClaim("exp"))?;
+    Validity { exp, nbf: None }.check(rules)?;
+    let validity = Validity {
+        exp,
+        nbf: numeric_date(map, "nbf")?,
+    };
+    validity.check(rules)?;
 
     let got = audiences(map)?;
     if !got.iter().any(|a| rules.audiences.contains(a)) {
@@ -67,12 +94,15 @@ pub(crate) fn check(map: &Map<String, Value>, rules: &ClaimRules<'_>) -> Result<
             })
         }
     };
-    Ok(Claims {
-        sub,
-        iss,
-        scopes,
-        exp,
-    })
+    Ok((
+        Claims {
+            sub,
+            iss,
+            scopes,
+            exp,
+        },
+        validity,
+    ))
 }
 
 /// A NumericDate claim; RFC 7519 allows fractions, which we truncate toward the past.

@@ -4,7 +4,6 @@
 //! Keys are parsed once at start-up (or when the JWKS is refreshed); [`Verifier::verify`] is
 //! synchronous and never touches the network.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -15,7 +14,7 @@ use jsonwebtoken::Validation;
 use serde_json::{Map, Value};
 use tokio::task::JoinHandle;
 
-use crate::claims::{self, ClaimRules, Claims};
+use crate::claims::{self, ClaimRules, Claims, Validity};
 use crate::dev::{DevKeys, DEV_AUDIENCES};
 use crate::error::{AuthError, ConfigError};
 use crate::jwks::JwksSource;
@@ -90,14 +89,16 @@ struct Inner {
     leeway_secs: u64,
     validation_rs256: Validation,
     validation_es256: Validation,
-    /// Tokens whose signature was verified recently, with their claims. A client sends the
-    /// same token with every request, and a signature check costs far more than the request
-    /// itself; claims are still checked (expiry, audience) on every use.
-    verified: Mutex<HashMap<String, VerifiedAt>>,
+    /// Tokens whose signature and claims were verified recently, with the claims. A client
+    /// sends the same token with every request, and a signature check costs far more than the
+    /// request itself; expiry and `nbf` are still checked on every use (the audiences cannot
+    /// change). foldhash: only verified tokens are ever inserted, so keys cannot be chosen
+    /// to collide.
+    verified: Mutex<foldhash::HashMap<String, VerifiedAt>>,
 }
 
-/// When a token's signature was verified, and its claims.
-type VerifiedAt = (Instant, Arc<Map<String, Value>>);
+/// When a token was verified, its claims and its time window.
+type VerifiedAt = (Instant, Arc<Claims>, Validity);
 
 /// How long a verified signature is trusted without checking it again: a key removed from
 /// the JWKS stops being trusted within this time.
@@ -192,7 +193,7 @@ impl Verifier {
                 leeway_secs: cfg.leeway_secs,
                 validation_rs256: signature_only(KeyKind::Rsa),
                 validation_es256: signature_only(KeyKind::EcP256),
-                verified: Mutex::new(HashMap::new()),
+                verified: Mutex::new(foldhash::HashMap::default()),
             }),
             _refresher: refresher,
         })
@@ -206,9 +207,10 @@ impl Verifier {
     /// Verifies a token (the part after `Bearer `) and returns its claims. Never waits on the
     /// network: a `kid` not in the cached JWKS is refused and a background refresh is asked
     /// for, so a rotated key is accepted shortly afterwards (see also [`Self::verify_async`]).
-    pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
-        if let Some(claims) = self.recently_verified(token) {
-            return claims::check(&claims, &self.rules());
+    pub fn verify(&self, token: &str) -> Result<Arc<Claims>, AuthError> {
+        if let Some((claims, validity)) = self.recently_verified(token) {
+            validity.check(&self.rules())?;
+            return Ok(claims);
         }
         let inner = &*self.inner;
         let header = parse_header(token)?;
@@ -239,11 +241,10 @@ impl Verifier {
             }
             match jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, validation) {
                 Ok(data) => {
-                    let checked = claims::check(&data.claims, &self.rules());
-                    if checked.is_ok() {
-                        self.remember(token, data.claims);
-                    }
-                    return checked;
+                    let (claims, validity) = claims::check_all(&data.claims, &self.rules())?;
+                    let claims = Arc::new(claims);
+                    self.remember(token, Arc::clone(&claims), validity);
+                    return Ok(claims);
                 }
                 Err(e) => match e.kind() {
                     ErrorKind::InvalidSignature => {}
@@ -286,7 +287,7 @@ impl Verifier {
     /// has been fetched yet), fetches the JWKS now, at most once per minimum refresh interval,
     /// and tries again. Use it in async request handlers so a key rotation costs no failed
     /// request.
-    pub async fn verify_async(&self, token: &str) -> Result<Claims, AuthError> {
+    pub async fn verify_async(&self, token: &str) -> Result<Arc<Claims>, AuthError> {
         match self.verify(token) {
             Err(
                 AuthError::UnknownKey { .. }
@@ -303,22 +304,22 @@ impl Verifier {
     }
 
     /// [`bearer_from_header`] then [`Self::verify`], for an `Authorization` header value.
-    pub fn verify_header(&self, authorization: Option<&str>) -> Result<Claims, AuthError> {
+    pub fn verify_header(&self, authorization: Option<&str>) -> Result<Arc<Claims>, AuthError> {
         self.verify(bearer_from_header(authorization)?)
     }
 
-    fn recently_verified(&self, token: &str) -> Option<Arc<Map<String, Value>>> {
+    fn recently_verified(&self, token: &str) -> Option<(Arc<Claims>, Validity)> {
         let cache = self.inner.verified.lock().ok()?;
-        let (at, claims) = cache.get(token)?;
-        (at.elapsed() < VERIFIED_TTL).then(|| claims.clone())
+        let (at, claims, validity) = cache.get(token)?;
+        (at.elapsed() < VERIFIED_TTL).then(|| (Arc::clone(claims), *validity))
     }
 
-    fn remember(&self, token: &str, claims: Map<String, Value>) {
+    fn remember(&self, token: &str, claims: Arc<Claims>, validity: Validity) {
         if let Ok(mut cache) = self.inner.verified.lock() {
             if cache.len() >= VERIFIED_MAX {
                 cache.clear();
             }
-            cache.insert(token.to_owned(), (Instant::now(), Arc::new(claims)));
+            cache.insert(token.to_owned(), (Instant::now(), claims, validity));
         }
     }
 

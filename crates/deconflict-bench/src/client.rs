@@ -14,8 +14,8 @@ use anyhow::{Context, Result};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
-use hyper::{Method, Request};
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST};
+use hyper::{Method, Request, Uri};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
@@ -36,19 +36,23 @@ pub struct Endpoint {
     /// Which target the next client connects to.
     next: Arc<AtomicUsize>,
     /// `Bearer ...`, sent on every request when present.
-    pub authorization: Option<Arc<str>>,
+    pub authorization: Option<HeaderValue>,
     pub timeout: Duration,
 }
 
 impl Endpoint {
-    /// `targets` must not be empty.
-    pub fn new(targets: Vec<Target>, token: Option<&str>, timeout: Duration) -> Self {
-        Self {
+    /// `targets` must not be empty; `token` must be printable ASCII, as a JWT is.
+    pub fn new(targets: Vec<Target>, token: Option<&str>, timeout: Duration) -> Result<Self> {
+        let authorization = token
+            .map(|t| HeaderValue::try_from(format!("Bearer {}", t.trim())))
+            .transpose()
+            .context("the token cannot be sent in an HTTP header")?;
+        Ok(Self {
             targets: targets.into(),
             next: Arc::new(AtomicUsize::new(0)),
-            authorization: token.map(|t| Arc::from(format!("Bearer {}", t.trim()))),
+            authorization,
             timeout,
-        }
+        })
     }
 
     /// A client of the next target in turn: with two targets, clients alternate.
@@ -58,6 +62,7 @@ impl Endpoint {
             ep: self.clone(),
             target: i,
             sender: None,
+            last_uri: None,
         }
     }
 }
@@ -68,6 +73,10 @@ pub struct Client {
     /// Index into `ep.targets`.
     target: usize,
     sender: Option<SendRequest<Full<Bytes>>>,
+    /// The last API path asked for and its parsed URI: most workers ask for one path all the
+    /// time, and parsing it again for every request would be the generator's cost, not the
+    /// server's.
+    last_uri: Option<(String, Uri)>,
 }
 
 impl Client {
@@ -118,19 +127,26 @@ impl Client {
         };
         sender.ready().await?;
         let target = &self.ep.targets[self.target];
-        let mut req = Request::builder()
-            .method(method)
-            .uri(target.path(api_path))
-            .header(HOST, target.authority.as_str());
-        if let Some(auth) = &self.ep.authorization {
-            req = req.header(AUTHORIZATION, &**auth);
-        }
-        let req = match body {
-            Some(b) => req
-                .header(CONTENT_TYPE, "application/json")
-                .body(Full::new(b))?,
-            None => req.body(Full::new(Bytes::new()))?,
+        let uri = match &self.last_uri {
+            Some((path, uri)) if path == api_path => uri.clone(),
+            _ => {
+                let uri = Uri::try_from(target.path(api_path))?;
+                self.last_uri = Some((api_path.to_owned(), uri.clone()));
+                uri
+            }
         };
+        let has_body = body.is_some();
+        let mut req = Request::new(Full::new(body.unwrap_or_default()));
+        *req.method_mut() = method;
+        *req.uri_mut() = uri;
+        let headers = req.headers_mut();
+        headers.insert(HOST, target.host.clone());
+        if let Some(auth) = &self.ep.authorization {
+            headers.insert(AUTHORIZATION, auth.clone());
+        }
+        if has_body {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
         let resp = sender.send_request(req).await?;
         let status = resp.status().as_u16();
         let body = resp.into_body().collect().await?.to_bytes();

@@ -164,7 +164,7 @@ fn main() -> Result<()> {
         ),
         (None, None) => None,
     };
-    let ep = Endpoint::new(targets, token.as_deref(), cli.timeout);
+    let ep = Endpoint::new(targets, token.as_deref(), cli.timeout)?;
     if cli.threads == 0 {
         bail!("--threads must be at least 1");
     }
@@ -197,7 +197,7 @@ fn main() -> Result<()> {
 async fn wait_healthy(ep: &Endpoint, max_time: Duration) -> Result<f64> {
     let start = std::time::Instant::now();
     for target in ep.targets.iter() {
-        let one = Endpoint::new(vec![target.clone()], None, ep.timeout);
+        let one = Endpoint::new(vec![target.clone()], None, ep.timeout)?;
         loop {
             let mut c = one.client();
             if let Ok(r) = c.send(hyper::Method::GET, "/healthy", None).await {

@@ -3,9 +3,13 @@
 
 use std::time::Duration;
 
+use std::borrow::Cow;
+
 use anyhow::Result;
 use chrono::Utc;
 use hyper::Method;
+use serde::de::IgnoredAny;
+use serde::Deserialize;
 
 use crate::client::Endpoint;
 use crate::region;
@@ -37,10 +41,52 @@ pub struct QueryArgs {
     pub window_min: i64,
 }
 
-/// How many intents a query answer holds, without parsing it.
-fn count_results(body: &[u8]) -> u64 {
-    const NEEDLE: &[u8] = b"\"manager\"";
-    body.windows(NEEDLE.len()).filter(|w| *w == NEEDLE).count() as u64
+/// What the generator checks of a query answer: the shape `utm.yaml` gives it, with every
+/// required field of every reference present, the id, manager and version of the right type.
+/// The other values are only checked to be JSON (`IgnoredAny`), which keeps the generator's
+/// own cost per answer low: it shares the two cores with the server.
+#[derive(Deserialize)]
+struct Answer<'a> {
+    #[serde(borrow)]
+    operational_intent_references: Vec<Reference<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Reference<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(borrow)]
+    manager: Cow<'a, str>,
+    version: i32,
+    #[allow(dead_code)] // optional: shown to the manager only
+    #[serde(default)]
+    ovn: Option<IgnoredAny>,
+    #[allow(dead_code)] // required: a missing field is an error
+    uss_availability: IgnoredAny,
+    #[allow(dead_code)]
+    state: IgnoredAny,
+    #[allow(dead_code)]
+    time_start: IgnoredAny,
+    #[allow(dead_code)]
+    time_end: IgnoredAny,
+    #[allow(dead_code)]
+    uss_base_url: IgnoredAny,
+    #[allow(dead_code)]
+    subscription_id: IgnoredAny,
+}
+
+/// The number of intents in a query answer, or what is wrong with it.
+fn check_answer(body: &[u8]) -> std::result::Result<u64, String> {
+    let answer: Answer<'_> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    for r in &answer.operational_intent_references {
+        if r.id.len() != 36 || r.manager.is_empty() || r.version < 1 {
+            return Err(format!(
+                "reference {} has an empty id, manager or version",
+                r.id
+            ));
+        }
+    }
+    Ok(answer.operational_intent_references.len() as u64)
 }
 
 pub async fn query(ep: &Endpoint, args: &QueryArgs) -> Result<Report> {
@@ -63,7 +109,10 @@ pub async fn query(ep: &Endpoint, args: &QueryArgs) -> Result<Report> {
                     timed(&mut client, &mut rec, Method::POST, OIR_QUERY, Some(body)).await
                 {
                     if r.status == 200 {
-                        results += count_results(&r.body);
+                        match check_answer(&r.body) {
+                            Ok(n) => results += n,
+                            Err(why) => rec.malformed(r.status, || why),
+                        }
                     }
                 }
             }
@@ -87,6 +136,20 @@ pub async fn query(ep: &Endpoint, args: &QueryArgs) -> Result<Report> {
 
 pub const VERSION: &str = "/aux/v1/version";
 
+/// `{"version": "..."}`, as InterUSS's auxiliary API gives it.
+fn check_version(body: &[u8]) -> std::result::Result<(), String> {
+    #[derive(Deserialize)]
+    struct Version<'a> {
+        #[serde(borrow)]
+        version: Cow<'a, str>,
+    }
+    let v: Version<'_> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    if v.version.is_empty() {
+        return Err("the version is empty".into());
+    }
+    Ok(())
+}
+
 pub async fn version(ep: &Endpoint, args: &LoadArgs) -> Result<Report> {
     let bound = Bound::new(args.duration, args.max_requests);
     let (recs, elapsed) = run_workers(args.concurrency, |_| {
@@ -96,7 +159,13 @@ pub async fn version(ep: &Endpoint, args: &LoadArgs) -> Result<Report> {
             let mut client = ep.client();
             let mut rec = Recorder::new();
             while bound.take() {
-                timed(&mut client, &mut rec, Method::GET, VERSION, None).await;
+                if let Some(r) = timed(&mut client, &mut rec, Method::GET, VERSION, None).await {
+                    if r.status == 200 {
+                        if let Err(why) = check_version(&r.body) {
+                            rec.malformed(r.status, || why);
+                        }
+                    }
+                }
             }
             Ok(rec)
         }
@@ -111,15 +180,63 @@ pub async fn version(ep: &Endpoint, args: &LoadArgs) -> Result<Report> {
 
 #[cfg(test)]
 mod tests {
+    use deconflict_core::wire;
+
+    use super::check_answer;
+
+    fn reference(ovn: Option<&str>) -> wire::OperationalIntentReference {
+        let t = |v: &str| wire::Time {
+            value: v.into(),
+            format: "RFC3339".into(),
+        };
+        wire::OperationalIntentReference {
+            id: "2f8343be-6482-4d1b-a474-16847e01af1e".into(),
+            manager: "bench \"b\"".into(),
+            uss_availability: "Unknown".into(),
+            version: 1,
+            state: "Accepted".into(),
+            ovn: ovn.map(Into::into),
+            time_start: t("2026-01-01T00:00:00Z"),
+            time_end: t("2026-01-01T01:00:00Z"),
+            uss_base_url: "https://uss.example".into(),
+            subscription_id: "00000000-0000-4000-8000-000000000000".into(),
+        }
+    }
+
     #[test]
-    fn counts_results() {
+    fn counts_the_references_of_a_well_formed_answer() {
+        let answer = wire::QueryOperationalIntentReferenceResponse {
+            operational_intent_references: vec![reference(Some("abc")), reference(None)],
+        };
+        let body = serde_json::to_vec(&answer).unwrap();
+        assert_eq!(check_answer(&body), Ok(2));
         assert_eq!(
-            super::count_results(br#"{"operational_intent_references":[]}"#),
-            0
+            check_answer(br#"{"operational_intent_references":[]}"#),
+            Ok(0)
         );
-        assert_eq!(
-            super::count_results(br#"[{"manager":"a"},{"id":"x","manager":"b"}]"#),
-            2
-        );
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_query_answer() {
+        let mut v = serde_json::to_value(reference(None)).unwrap();
+        v.as_object_mut().unwrap().remove("manager");
+        let missing = serde_json::json!({ "operational_intent_references": [v] });
+        assert!(check_answer(missing.to_string().as_bytes()).is_err());
+        let mut empty = reference(None);
+        empty.version = 0;
+        let zero = wire::QueryOperationalIntentReferenceResponse {
+            operational_intent_references: vec![empty],
+        };
+        assert!(check_answer(&serde_json::to_vec(&zero).unwrap()).is_err());
+        assert!(check_answer(b"{}").is_err());
+        assert!(check_answer(br#"{"operational_intent_references":[]"#).is_err());
+        assert!(check_answer(b"[]").is_err());
+    }
+
+    #[test]
+    fn checks_the_version_answer() {
+        assert!(super::check_version(br#"{"version":"0.1.0"}"#).is_ok());
+        assert!(super::check_version(br#"{"version":""}"#).is_err());
+        assert!(super::check_version(b"ok").is_err());
     }
 }

@@ -86,6 +86,15 @@ impl Recorder {
         }
     }
 
+    /// Counts a request recorded as a success as an error after all: its answer was not what
+    /// the API promises. Listed under its status in `error_statuses`.
+    pub fn malformed(&mut self, status: u16, why: impl FnOnce() -> String) {
+        self.ok = self.ok.saturating_sub(1);
+        self.errors += 1;
+        *self.error_statuses.entry(status).or_default() += 1;
+        self.sample(|| format!("malformed {status} answer: {}", why()));
+    }
+
     /// Keeps a short sample of what an error said.
     pub fn sample(&mut self, what: impl FnOnce() -> String) {
         if self.samples.len() < 3 {

@@ -7,6 +7,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use anyhow::{bail, Context, Result};
+use hyper::header::HeaderValue;
 use hyper::Uri;
 
 /// A checked loopback target.
@@ -15,7 +16,7 @@ pub struct Target {
     /// The socket to connect to.
     pub addr: SocketAddr,
     /// The `Host` header.
-    pub authority: String,
+    pub host: HeaderValue,
     /// A path prefix (without trailing slash), usually empty.
     pub base: String,
 }
@@ -42,7 +43,7 @@ impl Target {
         let base = uri.path().trim_end_matches('/').to_owned();
         Ok(Self {
             addr: SocketAddr::new(ip, port),
-            authority: authority.as_str().to_owned(),
+            host: HeaderValue::from_str(authority.as_str())?,
             base,
         })
     }

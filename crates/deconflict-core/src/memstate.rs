@@ -50,11 +50,9 @@ impl<E: Located> Table<E> {
         self.index.is_empty()
     }
     pub fn intersecting(&self, area: &[PreparedVolume]) -> Vec<Arc<E>> {
-        self.index
-            .query_entries(area)
-            .into_iter()
-            .map(|(_, e)| e.clone())
-            .collect()
+        let mut out = Vec::new();
+        self.index.for_each_hit(area, |_, e| out.push(e.clone()));
+        out
     }
     pub fn put(&mut self, e: Arc<E>) {
         self.index.insert(e.id(), e);

@@ -349,3 +349,48 @@ fn an_intent_that_has_ended_is_refused_naming_the_volume() {
         "{err:?}"
     );
 }
+
+/// The query answer is written without the wire types; it must be exactly what serde makes of
+/// them, for the manager (who sees the OVN) and for anyone else.
+#[test]
+fn query_answers_are_the_json_of_the_references() {
+    let store = MemStore::default();
+    let odd = "uss \"one\" \u{e9}\u{1}/\\";
+    let (a, b) = (new_id(), new_id());
+    put(&store, odd, &a, None, &body(10.0, "Accepted", &[])).unwrap();
+    put(&store, "two", &b, None, &body(10.01, "Accepted", &[])).unwrap();
+    let now = Utc::now();
+    let area = parse::query_area(
+        &wire::QueryParameters {
+            area_of_interest: Some(square(10.0, 0.05)),
+        },
+        &Limits::default(),
+    )
+    .unwrap();
+    for viewer in [odd, "two", "three"] {
+        let got = read(&store, |tx| {
+            ois::query(tx, &caller(viewer), &area, now, 100)
+        })
+        .unwrap();
+        let mut refs: Vec<wire::OperationalIntentReference> = [&a, &b]
+            .iter()
+            .map(|id| {
+                let id = parse::entity_id("id", id).unwrap();
+                read(&store, |tx| ois::get(tx, &caller(viewer), id, now)).unwrap()
+            })
+            .collect();
+        refs.sort_by(|x, y| x.id.cmp(&y.id));
+        assert_eq!(
+            refs.iter().filter(|r| r.ovn.is_some()).count(),
+            usize::from(viewer != "three")
+        );
+        let want = serde_json::to_vec(&wire::QueryOperationalIntentReferenceResponse {
+            operational_intent_references: refs,
+        })
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(got.0).unwrap(),
+            String::from_utf8(want).unwrap()
+        );
+    }
+}

@@ -7,10 +7,10 @@
 //! drops a pair the exact test would accept, which keeps [`SpatialIndex::query`] equal to a
 //! brute-force scan with [`any_intersects`](crate::any_intersects).
 
-use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 use std::sync::Arc;
 
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use rstar::{RTree, RTreeObject, AABB};
 
 use crate::prepared::{intersects, PreparedVolume};
@@ -65,6 +65,8 @@ impl<K> RTreeObject for Entry<K> {
 #[derive(Clone, Debug)]
 pub struct SpatialIndex<K, V> {
     tree: RTree<Entry<K>>,
+    /// foldhash rather than SipHash: every query looks up each candidate here. Its per-process
+    /// random seed still keeps chosen keys from colliding on purpose.
     items: HashMap<K, V>,
 }
 
@@ -193,11 +195,10 @@ impl<K: Copy + Eq + Hash, V: Volumes> SpatialIndex<K, V> {
         self.items.values()
     }
 
-    /// The entities with at least one volume that exactly intersects at least one volume of
-    /// `query`, each once with its key, in no particular order.
-    pub fn query_entries(&self, query: &[PreparedVolume]) -> Vec<(K, &V)> {
+    /// Calls `hit` once for each entity with at least one volume that exactly intersects at
+    /// least one volume of `query`, in no particular order.
+    pub fn for_each_hit<'a>(&'a self, query: &[PreparedVolume], mut hit: impl FnMut(K, &'a V)) {
         let mut found = HashSet::new();
-        let mut out = Vec::new();
         for q in query {
             for entry in self.tree.locate_in_envelope_intersecting(&q.envelope()) {
                 if found.contains(&entry.key) {
@@ -206,16 +207,22 @@ impl<K: Copy + Eq + Hash, V: Volumes> SpatialIndex<K, V> {
                 let Some(value) = self.items.get(&entry.key) else {
                     continue;
                 };
-                let hit = value
+                let intersects = value
                     .volumes()
                     .get(entry.volume as usize)
                     .is_some_and(|v| intersects(q, v));
-                if hit {
+                if intersects {
                     found.insert(entry.key);
-                    out.push((entry.key, value));
+                    hit(entry.key, value);
                 }
             }
         }
+    }
+
+    /// The entities [`for_each_hit`](Self::for_each_hit) finds, each with its key.
+    pub fn query_entries(&self, query: &[PreparedVolume]) -> Vec<(K, &V)> {
+        let mut out = Vec::new();
+        self.for_each_hit(query, |k, v| out.push((k, v)));
         out
     }
 

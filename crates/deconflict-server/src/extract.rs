@@ -2,6 +2,7 @@
 //! the field, and path segments whose errors go through [`ApiError`].
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -26,7 +27,7 @@ pub trait ScopeRequirement: Send + Sync + 'static {
 /// The verified claims of a request whose token grants what `R` requires. Rejects with 401
 /// for a missing or unacceptable token, 403 for insufficient scope.
 pub struct Authorized<R> {
-    pub claims: Claims,
+    pub claims: Arc<Claims>,
     _requirement: PhantomData<fn() -> R>,
 }
 
@@ -69,7 +70,7 @@ impl<R: ScopeRequirement> FromRequestParts<AppState> for Authorized<R> {
 }
 
 /// The verified claims of the request's bearer token.
-async fn verified(parts: &Parts, state: &AppState) -> Result<Claims, ApiError> {
+async fn verified(parts: &Parts, state: &AppState) -> Result<Arc<Claims>, ApiError> {
     let header = match parts.headers.get(AUTHORIZATION) {
         None => None,
         Some(v) => Some(v.to_str().map_err(|_| AuthError::NotBearer)?),
@@ -96,7 +97,7 @@ fn dss_write(method: &Method, path: &str) -> Option<Action> {
 /// A request of a party of the humanitarian layer (`/v1`): a verified token of any scope,
 /// whose `sub` names the party; [`Member::may`] checks its role.
 pub struct Member {
-    pub claims: Claims,
+    pub claims: Arc<Claims>,
 }
 
 impl Member {

@@ -7,6 +7,7 @@ use deconflict_geo::PreparedVolume;
 
 use super::{
     availability_of, existing, for_change, get_answer, notify_subscribers, query_answer, Caller,
+    JsonBody,
 };
 use crate::error::Result;
 use crate::ids::{EntityId, Ovn};
@@ -29,7 +30,7 @@ pub fn query(
     area: &[PreparedVolume],
     now: Timestamp,
     max_results: usize,
-) -> Result<Vec<wire::ConstraintReference>> {
+) -> Result<JsonBody> {
     query_answer(tx, caller, tx.constraints_in(area)?, now, max_results)
 }
 

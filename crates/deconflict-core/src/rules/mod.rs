@@ -63,14 +63,11 @@ impl<'a> AvailabilityCache<'a> {
 }
 
 /// Live entities of `found`, deduplicated, in a stable order.
-pub(crate) fn live<E: Located>(found: Vec<Arc<E>>, now: Timestamp) -> Vec<Arc<E>> {
-    let mut seen = HashSet::new();
-    let mut out: Vec<Arc<E>> = found
-        .into_iter()
-        .filter(|e| e.extents().is_live(now) && seen.insert(e.id()))
-        .collect();
-    out.sort_by_key(|e| e.id());
-    out
+pub(crate) fn live<E: Located>(mut found: Vec<Arc<E>>, now: Timestamp) -> Vec<Arc<E>> {
+    found.retain(|e| e.extents().is_live(now));
+    found.sort_unstable_by_key(|e| e.id());
+    found.dedup_by_key(|e| e.id());
+    found
 }
 
 /// Finds the live subscriptions that `wants` a change touching any of `areas`, increments each
@@ -118,15 +115,33 @@ pub(crate) trait Owned: Located {
     type Reference;
     fn manager(&self) -> &str;
     fn ovn(&self) -> &Ovn;
+    /// The field of a query answer that lists the references.
+    const ANSWER_FIELD: &'static str;
     /// The reference as `viewer` may see it.
     fn reference(&self, viewer: &str, availability: Availability) -> Self::Reference;
+    /// Appends the JSON of [`Owned::reference`].
+    fn write_reference(
+        &self,
+        out: &mut Vec<u8>,
+        viewer: &str,
+        availability: Availability,
+    ) -> std::io::Result<()>;
 }
 
 impl Owned for OperationalIntent {
     const KIND: &'static str = "operational intent";
     type Reference = wire::OperationalIntentReference;
+    const ANSWER_FIELD: &'static str = "operational_intent_references";
     fn reference(&self, viewer: &str, availability: Availability) -> Self::Reference {
         crate::present::operational_intent(self, viewer, availability)
+    }
+    fn write_reference(
+        &self,
+        out: &mut Vec<u8>,
+        viewer: &str,
+        availability: Availability,
+    ) -> std::io::Result<()> {
+        crate::present::write_operational_intent(out, self, viewer, availability)
     }
     fn manager(&self) -> &str {
         &self.manager
@@ -139,8 +154,17 @@ impl Owned for OperationalIntent {
 impl Owned for Constraint {
     const KIND: &'static str = "constraint";
     type Reference = wire::ConstraintReference;
+    const ANSWER_FIELD: &'static str = "constraint_references";
     fn reference(&self, viewer: &str, availability: Availability) -> Self::Reference {
         crate::present::constraint(self, viewer, availability)
+    }
+    fn write_reference(
+        &self,
+        out: &mut Vec<u8>,
+        viewer: &str,
+        availability: Availability,
+    ) -> std::io::Result<()> {
+        crate::present::write_constraint(out, self, viewer, availability)
     }
     fn manager(&self) -> &str {
         &self.manager
@@ -207,15 +231,16 @@ pub(crate) fn for_change<E: Owned>(
     Ok(e)
 }
 
-/// The answer to a query: the live entities of `found` as `caller` may see them, or 413 when
-/// there are more than `max_results` (a truncated answer would hide entities).
+/// The answer to a query, as the JSON body of the `Query...ReferenceResponse` of `E`: the live
+/// entities of `found` as `caller` may see them, or 413 when there are more than
+/// `max_results` (a truncated answer would hide entities).
 pub(crate) fn query_answer<E: Owned>(
     tx: &dyn ReadTx,
     caller: &Caller,
     found: Vec<Arc<E>>,
     now: Timestamp,
     max_results: usize,
-) -> Result<Vec<E::Reference>> {
+) -> Result<JsonBody> {
     let found = live(found, now);
     if found.len() > max_results {
         return Err(DssError::TooLarge {
@@ -227,11 +252,25 @@ pub(crate) fn query_answer<E: Owned>(
         });
     }
     let mut avail = AvailabilityCache::new(tx);
-    found
-        .iter()
-        .map(|e| Ok(e.reference(&caller.manager, avail.get(e.manager())?)))
-        .collect()
+    // About 400 bytes per reference.
+    let mut out = Vec::with_capacity(64 + 448 * found.len());
+    out.extend_from_slice(b"{\"");
+    out.extend_from_slice(E::ANSWER_FIELD.as_bytes());
+    out.extend_from_slice(b"\":[");
+    for (i, e) in found.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        e.write_reference(&mut out, &caller.manager, avail.get(e.manager())?)
+            .map_err(|err| DssError::Internal(format!("writing a query answer: {err}")))?;
+    }
+    out.extend_from_slice(b"]}");
+    Ok(JsonBody(out))
 }
+
+/// A response body that is already JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonBody(pub Vec<u8>);
 
 /// The live entity `found` for `id` as `caller` may see it, or 404.
 pub(crate) fn get_answer<E: Owned>(

@@ -7,7 +7,7 @@ use deconflict_geo::PreparedVolume;
 
 use super::{
     availability_of, existing, for_change, get_answer, live, notify_subscribers, query_answer,
-    AvailabilityCache, Caller,
+    AvailabilityCache, Caller, JsonBody,
 };
 use crate::error::{DssError, Result};
 use crate::ids::{random_token, EntityId, Ovn};
@@ -56,7 +56,7 @@ pub fn query(
     area: &[PreparedVolume],
     now: Timestamp,
     max_results: usize,
-) -> Result<Vec<wire::OperationalIntentReference>> {
+) -> Result<JsonBody> {
     query_answer(
         tx,
         caller,

@@ -10,11 +10,12 @@ mod subscriptions;
 use std::any::Any;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
+use deconflict_core::rules::JsonBody;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
@@ -22,6 +23,18 @@ use tracing::Level;
 
 use crate::error::ApiError;
 use crate::state::AppState;
+
+/// A 200 answer whose body the rules already wrote as JSON.
+fn json_response(body: JsonBody) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body.0,
+    )
+        .into_response()
+}
 
 fn created_or_ok(created: bool) -> StatusCode {
     if created {

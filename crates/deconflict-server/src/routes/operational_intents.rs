@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use deconflict_core::rules::operational_intents as rules;
 use deconflict_core::{parse, wire};
 
@@ -19,15 +20,13 @@ pub async fn query(
     State(st): State<AppState>,
     auth: Authorized<OiRead>,
     Json(body): Json<wire::QueryParameters>,
-) -> Result<axum::Json<wire::QueryOperationalIntentReferenceResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let area = parse::query_area(&body, &st.limits)?;
     let (caller, now, max) = (auth.caller(), st.now(), st.limits.query_max_results);
-    let found = st
+    let answer = st
         .read(move |tx| rules::query(tx, &caller, &area, now, max))
         .await?;
-    Ok(axum::Json(wire::QueryOperationalIntentReferenceResponse {
-        operational_intent_references: found,
-    }))
+    Ok(super::json_response(answer))
 }
 
 pub async fn get(
