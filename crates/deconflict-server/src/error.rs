@@ -71,6 +71,17 @@ impl ApiError {
     }
 }
 
+/// The log's errors: a request it cannot answer as asked is a 400 (the handlers check each
+/// parameter first, naming it); anything else is the server's fault.
+impl From<deconflict_tlog::LogError> for ApiError {
+    fn from(e: deconflict_tlog::LogError) -> Self {
+        match e {
+            deconflict_tlog::LogError::Invalid(rule) => ApiError::bad("query", rule),
+            other => ApiError::internal(format!("log: {other}")),
+        }
+    }
+}
+
 fn message(message: impl Into<String>) -> Json<ErrorResponse> {
     Json(ErrorResponse {
         message: message.into(),

@@ -19,6 +19,7 @@ pub mod purge;
 mod routes;
 mod serve;
 pub mod state;
+pub mod tlog;
 
 pub use config::{Config, ServeArgs};
 pub use error::ApiError;

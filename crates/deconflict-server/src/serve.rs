@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use crate::config::{Config, StoreConfig};
 use crate::layer::Layer;
 use crate::state::AppState;
-use crate::{purge, router};
+use crate::{purge, router, tlog};
 
 /// The database file inside the data directory.
 pub const DATABASE_FILE: &str = "deconflict.sqlite3";
@@ -85,8 +85,10 @@ impl Server {
             .await
             .map_err(|e| ServeError::Startup(format!("reading the parties panicked: {e}")))?
             .map_err(|e| ServeError::Startup(format!("reading the parties: {e}")))?;
-        let mut state =
-            AppState::new(store, Arc::new(verifier), config.limits.clone()).with_layer(layer);
+        let log = tlog::open(&config).await?;
+        let mut state = AppState::new(store, Arc::new(verifier), config.limits.clone())
+            .with_layer(layer)
+            .with_log(log);
         state.request_timeout = config.request_timeout;
         Ok(Self {
             listener,
@@ -121,12 +123,16 @@ impl Server {
                 .layer
                 .spawn_refresh(Arc::clone(&self.state.store))
         });
+        let checkpointer = self.state.log.as_deref().map(tlog::spawn_checkpointer);
         tracing::info!(address = %self.local_addr()?, "deconflict DSS listening");
         let app = router(self.state.clone());
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
         purger.abort();
+        if let Some(c) = checkpointer {
+            c.abort();
+        }
         if let Some(r) = refresher {
             r.abort();
         }

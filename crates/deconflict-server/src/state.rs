@@ -11,6 +11,7 @@ use deconflict_core::{DssError, Result};
 
 use crate::error::ApiError;
 use crate::layer::Layer;
+use crate::tlog::ServedLog;
 
 /// The time source. Production uses [`Utc::now`]; tests may move time forward.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -26,6 +27,8 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// Parties and where this server publishes the humanitarian layer.
     pub layer: Arc<Layer>,
+    /// The tamper-evident log, when this server keeps one (`serve` always does).
+    pub log: Option<Arc<ServedLog>>,
 }
 
 /// The default of [`AppState::request_timeout`].
@@ -41,7 +44,15 @@ impl AppState {
             clock: Arc::new(Utc::now),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             layer: Arc::new(Layer::without_parties("http://localhost:8082".into())),
+            log: None,
         }
+    }
+
+    /// Adds the tamper-evident log.
+    #[must_use]
+    pub fn with_log(mut self, log: ServedLog) -> Self {
+        self.log = Some(Arc::new(log));
+        self
     }
 
     /// Replaces the humanitarian layer (parties, base URL).

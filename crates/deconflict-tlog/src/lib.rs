@@ -26,7 +26,8 @@ pub use checkpoint::{run_checkpointer, CheckpointError, LogKey, SignedCheckpoint
 pub use log::{Log, LogError};
 pub use record::{Kind, Record, RecordError, RECORD_VERSION};
 pub use storage::{LogStorage, PostgresLogStorage, SqliteLogStorage, StorageError};
-pub use tlog_tiles::Hash;
+/// Proof checks (RFC 9162 2.1.3.2 and 2.1.4.2), for clients holding a checkpoint.
+pub use tlog_tiles::{check_record as check_inclusion, check_tree as check_consistency, Hash};
 
 /// Leaves per block: hashes below this level are stored in one row per block (see `tree`).
 pub const BLOCK_LEAVES: u64 = 1 << tree::BLOCK_HEIGHT;

@@ -6,6 +6,7 @@ mod constraints;
 mod humanitarian;
 mod operational_intents;
 mod subscriptions;
+mod tlog;
 
 use std::any::Any;
 
@@ -85,6 +86,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/dss/v1", dss)
         .merge(humanitarian::routes())
+        .nest("/v1/log", tlog::routes())
         .route("/healthy", get(aux::healthy))
         .route("/aux/v1/version", get(aux::version))
         .route("/aux/v1/validate_oauth", get(aux::validate_oauth))

@@ -17,3 +17,4 @@ mod purge;
 mod robustness;
 mod shutdown;
 mod subscriptions;
+mod tlog;

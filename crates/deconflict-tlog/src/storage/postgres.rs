@@ -5,7 +5,7 @@
 use super::{block_roots, BlockRow, Loaded, LogStorage, StorageError};
 use crate::tree::BLOCK_HEIGHT;
 use postgres::{Client, NoTls};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 const SCHEMA: &str = "
 SELECT pg_advisory_xact_lock(7361626);
@@ -18,12 +18,50 @@ INSERT INTO tlog_head (one, size) VALUES (TRUE, 0) ON CONFLICT DO NOTHING;
 
 /// A log in a PostgreSQL database.
 pub struct PostgresLogStorage {
-    writer: Mutex<Client>,
-    reader: Mutex<Client>,
+    writer: Mutex<Option<Client>>,
+    reader: Mutex<Option<Client>>,
 }
 
-fn lock(m: &Mutex<Client>) -> std::sync::MutexGuard<'_, Client> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+/// A locked connection; the `Option` is emptied only by `drop`.
+struct Conn<'a>(MutexGuard<'a, Option<Client>>);
+
+impl std::ops::Deref for Conn<'_> {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        self.0
+            .as_ref()
+            .expect("connections stay open until the storage is dropped")
+    }
+}
+
+impl std::ops::DerefMut for Conn<'_> {
+    fn deref_mut(&mut self) -> &mut Client {
+        self.0
+            .as_mut()
+            .expect("connections stay open until the storage is dropped")
+    }
+}
+
+fn lock(m: &Mutex<Option<Client>>) -> Conn<'_> {
+    Conn(m.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+/// Closing a connection of the blocking client runs a small runtime of its own, which panics
+/// on a thread that drives async tasks (as when a server drops its state at shutdown): the
+/// connections are closed on a thread of their own.
+impl Drop for PostgresLogStorage {
+    fn drop(&mut self) {
+        let take =
+            |m: &mut Mutex<Option<Client>>| m.get_mut().unwrap_or_else(|e| e.into_inner()).take();
+        let (w, r) = (take(&mut self.writer), take(&mut self.reader));
+        let closed = std::thread::Builder::new()
+            .name("deconflict-tlog-pg-close".into())
+            .spawn(move || drop((w, r)))
+            .map(std::thread::JoinHandle::join);
+        if !matches!(closed, Ok(Ok(()))) {
+            tracing::warn!("closing the log's PostgreSQL connections failed");
+        }
+    }
 }
 
 impl PostgresLogStorage {
@@ -36,8 +74,8 @@ impl PostgresLogStorage {
         tx.commit()?;
         let reader = Client::connect(url, NoTls)?;
         Ok(Self {
-            writer: Mutex::new(writer),
-            reader: Mutex::new(reader),
+            writer: Mutex::new(Some(writer)),
+            reader: Mutex::new(Some(reader)),
         })
     }
 }

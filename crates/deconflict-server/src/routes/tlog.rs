@@ -1,0 +1,174 @@
+//! `/v1/log`: the tamper-evident log's latest signed checkpoint, its public key, and proofs
+//! (`docs/log.md`), for any verified token: a party keeps what it is served and checks it
+//! offline with `deconflict verify`.
+//!
+//! - `GET /v1/log/checkpoint`: the latest signed checkpoint (C2SP signed note, text/plain).
+//! - `GET /v1/log/key`: the public key, signed-note verifier form (text/plain).
+//! - `GET /v1/log/proof/inclusion?index=I&tree_size=N`: entry `I`'s record and its inclusion
+//!   proof in the tree of `N` entries.
+//! - `GET /v1/log/proof/consistency?first=M&second=N`: the consistency proof from the tree of
+//!   `M` entries to the tree of `N`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use deconflict_core::DssError;
+use deconflict_tlog::LogError;
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::extract::Member;
+use crate::state::AppState;
+use crate::tlog::ServedLog;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/checkpoint", get(checkpoint))
+        .route("/key", get(key))
+        .route("/proof/inclusion", get(inclusion))
+        .route("/proof/consistency", get(consistency))
+}
+
+fn served(state: &AppState) -> Result<Arc<ServedLog>, ApiError> {
+    state
+        .log
+        .clone()
+        .ok_or_else(|| ApiError::NoRoute("this server keeps no log".into()))
+}
+
+/// Runs a log call on the blocking pool (storage may wait on I/O).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, LogError> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(ApiError::from),
+        Err(e) => Err(ApiError::internal(format!("the log task failed: {e}"))),
+    }
+}
+
+fn text(body: String) -> Response {
+    ([(CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+}
+
+/// A query parameter that must be a non-negative integer.
+fn number(q: &HashMap<String, String>, name: &str) -> Result<u64, ApiError> {
+    let v = q
+        .get(name)
+        .ok_or_else(|| ApiError::bad(name, "required: a non-negative integer"))?;
+    v.parse()
+        .map_err(|_| ApiError::bad(name, format!("{v:?} is not a non-negative integer")))
+}
+
+/// The log's size, after learning what other instances of a pool appended.
+async fn size(log: &Arc<ServedLog>) -> Result<u64, ApiError> {
+    let log = Arc::clone(log);
+    blocking(move || {
+        log.log.catch_up()?;
+        Ok(log.log.size())
+    })
+    .await
+}
+
+async fn checkpoint(_: Member, State(st): State<AppState>) -> Result<Response, ApiError> {
+    let log = served(&st)?;
+    let cp = blocking(move || log.log.latest_checkpoint(&log.key)).await?;
+    match cp {
+        Some(cp) => Ok(text(cp.note)),
+        None => Err(ApiError::Dss(DssError::NotFound(
+            "no checkpoint yet: the log is empty".into(),
+        ))),
+    }
+}
+
+async fn key(_: Member, State(st): State<AppState>) -> Result<Response, ApiError> {
+    Ok(text(format!("{}\n", served(&st)?.key.verifier_key())))
+}
+
+#[derive(Serialize)]
+struct Inclusion {
+    index: u64,
+    tree_size: u64,
+    /// The canonical record, as hashed.
+    record: String,
+    /// Base64 hashes, RFC 9162 order.
+    proof: Vec<String>,
+}
+
+async fn inclusion(
+    _: Member,
+    State(st): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Inclusion>, ApiError> {
+    let log = served(&st)?;
+    let (index, tree_size) = (number(&q, "index")?, number(&q, "tree_size")?);
+    let entries = size(&log).await?;
+    if tree_size == 0 || tree_size > entries {
+        return Err(ApiError::bad(
+            "tree_size",
+            format!("must be from 1 to the log's size ({entries})"),
+        ));
+    }
+    if index >= tree_size {
+        return Err(ApiError::bad(
+            "index",
+            format!("must be below tree_size ({tree_size})"),
+        ));
+    }
+    blocking(move || {
+        let proof = log.log.inclusion_proof(index, tree_size)?;
+        let record = log.log.records(index, index + 1)?.pop().unwrap_or_default();
+        Ok(Inclusion {
+            index,
+            tree_size,
+            record: String::from_utf8_lossy(&record).into_owned(),
+            proof: proof.iter().map(ToString::to_string).collect(),
+        })
+    })
+    .await
+    .map(Json)
+}
+
+#[derive(Serialize)]
+struct Consistency {
+    first: u64,
+    second: u64,
+    /// Base64 hashes, RFC 9162 order.
+    proof: Vec<String>,
+}
+
+async fn consistency(
+    _: Member,
+    State(st): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Consistency>, ApiError> {
+    let log = served(&st)?;
+    let (first, second) = (number(&q, "first")?, number(&q, "second")?);
+    let entries = size(&log).await?;
+    if second == 0 || second > entries {
+        return Err(ApiError::bad(
+            "second",
+            format!("must be from 1 to the log's size ({entries})"),
+        ));
+    }
+    if first == 0 || first > second {
+        return Err(ApiError::bad(
+            "first",
+            format!("must be from 1 to second ({second})"),
+        ));
+    }
+    blocking(move || {
+        let proof = log.log.consistency_proof(first, second)?;
+        Ok(Consistency {
+            first,
+            second,
+            proof: proof.iter().map(ToString::to_string).collect(),
+        })
+    })
+    .await
+    .map(Json)
+}

@@ -1,0 +1,69 @@
+//! The tamper-evident log beside the store (`docs/log.md`): opened with it (a file of its own
+//! beside the SQLite database, or tables in the PostgreSQL database), signed with the key kept
+//! in the data directory, and checkpointed every few seconds while it grows.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use deconflict_tlog::{Log, LogKey, LogStorage, PostgresLogStorage, SqliteLogStorage};
+
+use crate::config::{Config, StoreConfig};
+use crate::serve::ServeError;
+
+/// The log's SQLite file, beside the store's in the data directory.
+pub const LOG_FILE: &str = "deconflict-log.sqlite3";
+/// The log's private signing key (signed-note text form), in the data directory. A pool's
+/// instances must share it.
+pub const LOG_KEY_FILE: &str = "log-signing.key";
+/// The origin (and key name) of a key made on first start.
+pub const DEFAULT_ORIGIN: &str = "deconflict/log";
+/// How often the checkpointer looks for new entries.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
+
+/// The log a server appends to and serves, and its key.
+pub struct ServedLog {
+    pub log: Arc<Log<Box<dyn LogStorage>>>,
+    pub key: LogKey,
+}
+
+/// Opens the log and its key (both blocking, so off the async threads).
+pub(crate) async fn open(config: &Config) -> Result<ServedLog, ServeError> {
+    let store = config.store.clone();
+    let dir = config.data_dir.clone();
+    let opened = tokio::task::spawn_blocking(move || -> Result<ServedLog, String> {
+        let storage: Box<dyn LogStorage> = match &store {
+            StoreConfig::Sqlite => {
+                Box::new(SqliteLogStorage::open(dir.join(LOG_FILE)).map_err(|e| e.to_string())?)
+            }
+            StoreConfig::Postgres { url } => {
+                Box::new(PostgresLogStorage::connect(url).map_err(|e| e.to_string())?)
+            }
+        };
+        let log = Log::open(storage).map_err(|e| e.to_string())?;
+        let key = LogKey::load_or_create(&dir.join(LOG_KEY_FILE), DEFAULT_ORIGIN)
+            .map_err(|e| e.to_string())?;
+        Ok(ServedLog {
+            log: Arc::new(log),
+            key,
+        })
+    })
+    .await
+    .map_err(|e| ServeError::Startup(format!("opening the log panicked: {e}")))?
+    .map_err(|e| ServeError::Startup(format!("opening the log: {e}")))?;
+    tracing::info!(
+        entries = opened.log.size(),
+        public_key = opened.key.verifier_key(),
+        "log open"
+    );
+    Ok(opened)
+}
+
+/// Signs a checkpoint every [`CHECKPOINT_EVERY`] while the log grows; abort the task to stop.
+pub(crate) fn spawn_checkpointer(served: &ServedLog) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(deconflict_tlog::run_checkpointer(
+        Arc::clone(&served.log),
+        served.key.clone(),
+        CHECKPOINT_EVERY,
+        std::future::pending(),
+    ))
+}

@@ -1,0 +1,160 @@
+//! `/v1/log` through the whole serve path: the server opens the log beside its store, signs
+//! checkpoints while it grows, and serves proofs that check against them; bad parameters get
+//! 400 naming them.
+
+use std::time::{Duration, Instant};
+
+use deconflict_auth::{DevKeys, DEV_ISSUER};
+use deconflict_server::config::StoreConfig;
+use deconflict_server::{Config, Server};
+use deconflict_tlog::{
+    check_consistency, check_inclusion, leaf_hash, Hash, Kind, Record, SignedCheckpoint,
+};
+use serde_json::Value;
+
+use crate::helpers::*;
+
+fn hashes(v: &Value) -> Vec<Hash> {
+    v["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| Hash::parse_hash(h.as_str().unwrap()).unwrap())
+        .collect()
+}
+
+async fn the_log_serves_checkpoints_and_proofs_that_verify(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = (backend == Backend::Postgres).then(TestDb::create);
+    let store = match &db {
+        None => StoreConfig::Sqlite,
+        Some(db) => StoreConfig::Postgres {
+            url: db.url.clone(),
+        },
+    };
+    let config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().join("data"),
+        store,
+        dev: true,
+        ..Config::default()
+    };
+    let server = Server::bind(config).await.unwrap();
+    let served = server.state().log.clone().expect("serve opens the log");
+    let vkey = served.key.verifier_key().to_string();
+    let base = format!("http://{}", server.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    let keys = DevKeys::load_or_create(&dir.path().join("data")).unwrap();
+    let token = keys.sign(
+        "observer",
+        [SC],
+        "localhost",
+        DEV_ISSUER,
+        Duration::from_secs(60),
+    );
+    let client = reqwest::Client::new();
+    let get = |path: &str| {
+        client
+            .get(format!("{base}/v1/log{path}"))
+            .bearer_auth(&token)
+            .send()
+    };
+
+    let r = get("/key").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap().trim(), vkey);
+    assert_eq!(get("/checkpoint").await.unwrap().status(), 404);
+    let r = client
+        .get(format!("{base}/v1/log/checkpoint"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // 300 events (the humanitarian layer will append them); the checkpointer signs within
+    // a few seconds.
+    let records: Vec<Record> = (0..300)
+        .map(|i| Record {
+            kind: Kind::SiteNotified,
+            time: "2026-11-27T21:00:00Z".into(),
+            party: "ngo".into(),
+            subject: format!("site-{i}"),
+            body: Default::default(),
+        })
+        .collect();
+    let log = served.log.clone();
+    let appended = records.clone();
+    tokio::task::spawn_blocking(move || log.append(&appended).unwrap())
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let cp = loop {
+        let r = get("/checkpoint").await.unwrap();
+        if r.status() == 200 {
+            break SignedCheckpoint::open(&r.text().await.unwrap(), &vkey).unwrap();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "no checkpoint after 15 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(cp.size, 300);
+
+    let r = answer(
+        get("/proof/inclusion?index=257&tree_size=300")
+            .await
+            .unwrap(),
+    )
+    .await;
+    r.expect(200);
+    let record = r.body["record"].as_str().unwrap();
+    assert_eq!(record.as_bytes(), records[257].to_bytes().unwrap());
+    check_inclusion(
+        &hashes(&r.body),
+        300,
+        cp.root,
+        257,
+        leaf_hash(record.as_bytes()),
+    )
+    .unwrap();
+
+    let log = served.log.clone();
+    let old_root = tokio::task::spawn_blocking(move || log.root(100).unwrap())
+        .await
+        .unwrap();
+    let r = answer(
+        get("/proof/consistency?first=100&second=300")
+            .await
+            .unwrap(),
+    )
+    .await;
+    r.expect(200);
+    check_consistency(&hashes(&r.body), 300, cp.root, 100, old_root).unwrap();
+
+    for (path, field) in [
+        ("/proof/inclusion?tree_size=300", "index"),
+        ("/proof/inclusion?index=x&tree_size=300", "index"),
+        ("/proof/inclusion?index=300&tree_size=300", "index"),
+        ("/proof/inclusion?index=1&tree_size=301", "tree_size"),
+        ("/proof/consistency?first=0&second=300", "first"),
+        ("/proof/consistency?first=200&second=100", "first"),
+        ("/proof/consistency?first=1&second=9999", "second"),
+    ] {
+        answer(get(path).await.unwrap())
+            .await
+            .expect_error(400, field);
+    }
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), running)
+        .await
+        .expect("the server stops within 10 s")
+        .unwrap()
+        .unwrap();
+}
+
+backend_tests!(the_log_serves_checkpoints_and_proofs_that_verify);
