@@ -15,9 +15,9 @@ use deconflict_auth::{scopes, DevKeys, Verifier, VerifierConfig, DEV_ISSUER};
 use deconflict_core::limits::Limits;
 use deconflict_core::store::Store;
 use deconflict_humanitarian::party::{Party, Role};
-use deconflict_server::config::Humanitarian;
+use deconflict_server::config::{Humanitarian, StoreConfig};
 use deconflict_server::layer::Layer;
-use deconflict_server::{router, AppState};
+use deconflict_server::{router, AppState, Config};
 use deconflict_store::{PostgresStore, SqliteStore};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -105,6 +105,26 @@ pub async fn open_store(
             (Arc::new(store), Some(db))
         }
     }
+}
+
+/// A development configuration for the whole `serve` path on `backend`, data in `dir/data`,
+/// listening on a free loopback port; the PostgreSQL database (if any) goes with it.
+pub fn serve_config(backend: Backend, dir: &std::path::Path) -> (Config, Option<TestDb>) {
+    let db = (backend == Backend::Postgres).then(TestDb::create);
+    let store = match &db {
+        None => StoreConfig::Sqlite,
+        Some(db) => StoreConfig::Postgres {
+            url: db.url.clone(),
+        },
+    };
+    let config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.join("data"),
+        store,
+        dev: true,
+        ..Config::default()
+    };
+    (config, db)
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {

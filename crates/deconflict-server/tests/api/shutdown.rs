@@ -1,7 +1,6 @@
 use std::time::Duration;
 
 use deconflict_auth::{DevKeys, DEV_ISSUER};
-use deconflict_server::config::StoreConfig;
 use deconflict_server::{Config, Server};
 
 use crate::helpers::*;
@@ -10,21 +9,8 @@ use crate::helpers::*;
 /// (opened, and for PostgreSQL migrated, by the server itself), purge task, graceful shutdown.
 async fn serve_answers_then_stops_when_asked(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let db = (backend == Backend::Postgres).then(TestDb::create);
-    let store = match &db {
-        None => StoreConfig::Sqlite,
-        Some(db) => StoreConfig::Postgres {
-            url: db.url.clone(),
-        },
-    };
-    let config = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().join("data"),
-        store,
-        dev: true,
-        purge_interval: Duration::from_secs(1),
-        ..Config::default()
-    };
+    let (mut config, _db) = serve_config(backend, dir.path());
+    config.purge_interval = Duration::from_secs(1);
     let server = Server::bind(config).await.unwrap();
     let base = format!("http://{}", server.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

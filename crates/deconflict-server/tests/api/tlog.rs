@@ -5,8 +5,7 @@
 use std::time::{Duration, Instant};
 
 use deconflict_auth::{DevKeys, DEV_ISSUER};
-use deconflict_server::config::StoreConfig;
-use deconflict_server::{Config, Server};
+use deconflict_server::Server;
 use deconflict_tlog::{
     check_consistency, check_inclusion, leaf_hash, Hash, Kind, Record, SignedCheckpoint,
 };
@@ -25,20 +24,7 @@ fn hashes(v: &Value) -> Vec<Hash> {
 
 async fn the_log_serves_checkpoints_and_proofs_that_verify(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let db = (backend == Backend::Postgres).then(TestDb::create);
-    let store = match &db {
-        None => StoreConfig::Sqlite,
-        Some(db) => StoreConfig::Postgres {
-            url: db.url.clone(),
-        },
-    };
-    let config = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().join("data"),
-        store,
-        dev: true,
-        ..Config::default()
-    };
+    let (config, _db) = serve_config(backend, dir.path());
     let server = Server::bind(config).await.unwrap();
     let served = server.state().log.clone().expect("serve opens the log");
     let vkey = served.key.verifier_key().to_string();
