@@ -54,6 +54,17 @@ impl<E: Located> Table<E> {
         self.index.for_each_hit(area, |_, e| out.push(e.clone()));
         out
     }
+    /// The entities in `area` that `keep` accepts; `keep` is asked before the exact test.
+    pub fn intersecting_where(
+        &self,
+        area: &[PreparedVolume],
+        keep: &dyn Fn(&E) -> bool,
+    ) -> Vec<Arc<E>> {
+        let mut out = Vec::new();
+        self.index
+            .for_each_hit_where(area, |e| keep(e), |_, e| out.push(e.clone()));
+        out
+    }
     pub fn put(&mut self, e: Arc<E>) {
         self.index.insert(e.id(), e);
     }
@@ -159,6 +170,20 @@ impl ReadTx for MemState {
     fn constraints_in(&self, area: &[PreparedVolume]) -> Result<Vec<Arc<Constraint>>> {
         Ok(self.constraints.intersecting(area))
     }
+    fn operational_intents_in_where(
+        &self,
+        area: &[PreparedVolume],
+        keep: &dyn Fn(&OperationalIntent) -> bool,
+    ) -> Result<Vec<Arc<OperationalIntent>>> {
+        Ok(self.operational_intents.intersecting_where(area, keep))
+    }
+    fn constraints_in_where(
+        &self,
+        area: &[PreparedVolume],
+        keep: &dyn Fn(&Constraint) -> bool,
+    ) -> Result<Vec<Arc<Constraint>>> {
+        Ok(self.constraints.intersecting_where(area, keep))
+    }
     fn subscriptions_in(&self, area: &[PreparedVolume]) -> Result<Vec<Arc<Subscription>>> {
         Ok(self.subscriptions.intersecting(area))
     }
@@ -247,10 +272,13 @@ fn pending_get<E>(
     }
 }
 
+/// What `below` found in `area`, with `rows` laid over it: only the pending rows `keep`
+/// accepts are tested against `area`.
 fn pending_in<E: Located>(
     rows: &PendingRows<E>,
     area: &[PreparedVolume],
     below: Vec<Arc<E>>,
+    keep: &dyn Fn(&E) -> bool,
 ) -> Vec<Arc<E>> {
     let mut out: Vec<Arc<E>> = below
         .into_iter()
@@ -259,7 +287,7 @@ fn pending_in<E: Located>(
     out.extend(
         rows.values()
             .flatten()
-            .filter(|e| any_intersects(&e.extents().prepared, area))
+            .filter(|e| keep(e) && any_intersects(&e.extents().prepared, area))
             .cloned(),
     );
     out
@@ -289,6 +317,7 @@ impl ReadTx for Layered<'_> {
             &self.top.ois,
             area,
             self.base.operational_intents_in(area)?,
+            &|_| true,
         ))
     }
     fn constraints_in(&self, area: &[PreparedVolume]) -> Result<Vec<Arc<Constraint>>> {
@@ -296,6 +325,7 @@ impl ReadTx for Layered<'_> {
             &self.top.constraints,
             area,
             self.base.constraints_in(area)?,
+            &|_| true,
         ))
     }
     fn subscriptions_in(&self, area: &[PreparedVolume]) -> Result<Vec<Arc<Subscription>>> {
@@ -303,6 +333,31 @@ impl ReadTx for Layered<'_> {
             &self.top.subs,
             area,
             self.base.subscriptions_in(area)?,
+            &|_| true,
+        ))
+    }
+    fn operational_intents_in_where(
+        &self,
+        area: &[PreparedVolume],
+        keep: &dyn Fn(&OperationalIntent) -> bool,
+    ) -> Result<Vec<Arc<OperationalIntent>>> {
+        Ok(pending_in(
+            &self.top.ois,
+            area,
+            self.base.operational_intents_in_where(area, keep)?,
+            keep,
+        ))
+    }
+    fn constraints_in_where(
+        &self,
+        area: &[PreparedVolume],
+        keep: &dyn Fn(&Constraint) -> bool,
+    ) -> Result<Vec<Arc<Constraint>>> {
+        Ok(pending_in(
+            &self.top.constraints,
+            area,
+            self.base.constraints_in_where(area, keep)?,
+            keep,
         ))
     }
     fn availability(&self, uss: &str) -> Result<Option<UssAvailability>> {
@@ -384,6 +439,20 @@ impl ReadTx for Overlay<'_> {
     fn subscriptions_in(&self, area: &[PreparedVolume]) -> Result<Vec<Arc<Subscription>>> {
         self.view().subscriptions_in(area)
     }
+    fn operational_intents_in_where(
+        &self,
+        area: &[PreparedVolume],
+        keep: &dyn Fn(&OperationalIntent) -> bool,
+    ) -> Result<Vec<Arc<OperationalIntent>>> {
+        self.view().operational_intents_in_where(area, keep)
+    }
+    fn constraints_in_where(
+        &self,
+        area: &[PreparedVolume],
+        keep: &dyn Fn(&Constraint) -> bool,
+    ) -> Result<Vec<Arc<Constraint>>> {
+        self.view().constraints_in_where(area, keep)
+    }
     fn availability(&self, uss: &str) -> Result<Option<UssAvailability>> {
         self.view().availability(uss)
     }
@@ -413,6 +482,87 @@ mod tests {
             owner: "p".into(),
             body: body.into(),
         })
+    }
+
+    /// An Accepted intent over a circle of 100 m at `lng` on the equator.
+    fn intent(lng: f64) -> Arc<OperationalIntent> {
+        use deconflict_geo::{AltitudeRange, LatLng, Shape, TimeRange, Volume4};
+        let v = Volume4 {
+            shape: Shape::Circle {
+                center: LatLng::new(0.0, lng),
+                radius_m: 100.0,
+            },
+            altitude: AltitudeRange::new(0.0, 120.0),
+            time: TimeRange::new(0, 3_600_000_000),
+        };
+        Arc::new(OperationalIntent {
+            id: EntityId::new_random(),
+            manager: "p".into(),
+            version: 1,
+            ovn: crate::ids::Ovn::random(),
+            state: crate::model::OiState::Accepted,
+            uss_base_url: "https://uss.example".into(),
+            subscription_id: None,
+            extents: crate::parse::stored_extents(vec![v]).unwrap(),
+        })
+    }
+
+    fn ids(found: Vec<Arc<OperationalIntent>>) -> Vec<EntityId> {
+        let mut ids: Vec<_> = found.iter().map(|o| o.id).collect();
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn a_filtered_area_lookup_equals_the_lookup_filtered_through_every_layer() {
+        let (a, b, far) = (intent(0.0), intent(0.0005), intent(1.0));
+        let mut base = MemState::default();
+        base.apply(&[
+            Change::PutOperationalIntent(a.clone()),
+            Change::PutOperationalIntent(b.clone()),
+            Change::PutOperationalIntent(far.clone()),
+        ]);
+        // Pending below the transaction: a new intent c, and b replaced by b2 (same id).
+        let c = intent(0.0003);
+        let mut b2 = (*intent(0.0004)).clone();
+        b2.id = b.id;
+        let b2 = Arc::new(b2);
+        let mut batch = Pending::default();
+        batch.record(Change::PutOperationalIntent(c.clone()));
+        batch.record(Change::PutOperationalIntent(b2.clone()));
+        let below = Layered {
+            base: &base,
+            top: &batch,
+        };
+        let mut tx = Overlay::new(&below);
+        let d = intent(0.0002);
+        tx.apply(Change::PutOperationalIntent(d.clone())).unwrap();
+        let area = a.extents.prepared.clone();
+        let everything = tx.operational_intents_in(&area).unwrap();
+        assert_eq!(ids(everything.clone()), {
+            let mut v = vec![a.id, b.id, c.id, d.id];
+            v.sort();
+            v
+        });
+        for skip in [a.id, b.id, c.id, d.id, far.id] {
+            let keep = |o: &OperationalIntent| o.id != skip;
+            let mut expect = everything.clone();
+            expect.retain(|o| keep(o));
+            assert_eq!(
+                ids(tx.operational_intents_in_where(&area, &keep).unwrap()),
+                ids(expect)
+            );
+        }
+        // The pending b2, not the stored b, is what the filter is asked about.
+        let found = tx
+            .operational_intents_in_where(&area, &|o| o.ovn == b2.ovn)
+            .unwrap();
+        assert_eq!(found.len(), 1);
+        assert!(Arc::ptr_eq(&found[0], &b2));
+        assert!(tx
+            .operational_intents_in_where(&area, &|o| o.ovn == b.ovn)
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

@@ -32,10 +32,19 @@ pub fn entity_id(field: &str, s: &str) -> Result<EntityId> {
 /// An OVN or version from a path: length rules of `EntityOVN`, and nothing that could not have
 /// come from us.
 pub fn ovn(field: &str, s: &str) -> Result<String> {
+    checked_ovn(s, || field.to_owned()).map(str::to_owned)
+}
+
+/// `s` if it is a well-formed OVN; `field` is only spelled out for a refusal, since a key may
+/// hold hundreds of OVNs.
+fn checked_ovn(s: &str, field: impl FnOnce() -> String) -> Result<&str> {
     if !(16..=128).contains(&s.len()) {
-        return Err(DssError::bad(field, "an OVN is 16 to 128 characters long"));
+        return Err(DssError::bad(
+            field(),
+            "an OVN is 16 to 128 characters long",
+        ));
     }
-    Ok(s.to_owned())
+    Ok(s)
 }
 
 pub fn version(field: &str, s: &str) -> Result<String> {
@@ -420,9 +429,10 @@ pub fn put_operational_intent(
             ),
         )
     })?;
-    let mut key = HashSet::new();
-    for (i, k) in body.key.iter().flatten().enumerate() {
-        key.insert(ovn(&format!("key[{i}]"), k)?);
+    let given = body.key.as_deref().unwrap_or_default();
+    let mut key = HashSet::with_capacity(given.len());
+    for (i, k) in given.iter().enumerate() {
+        key.insert(checked_ovn(k, || format!("key[{i}]"))?.to_owned());
     }
     Ok(PutOperationalIntent {
         id,

@@ -28,6 +28,29 @@ pub trait ReadTx {
     fn constraints_in(&self, area: &[PreparedVolume]) -> Result<Vec<Arc<Constraint>>>;
     fn subscriptions_in(&self, area: &[PreparedVolume]) -> Result<Vec<Arc<Subscription>>>;
     fn availability(&self, uss: &str) -> Result<Option<UssAvailability>>;
+    /// The operational intents in `area` that `keep` accepts. A backend may ask `keep` before
+    /// its exact geometric test, so that a cheap filter (the key check's "its OVN is not in
+    /// the key") spares that test for every entity it rejects.
+    fn operational_intents_in_where(
+        &self,
+        area: &[PreparedVolume],
+        keep: &dyn Fn(&OperationalIntent) -> bool,
+    ) -> Result<Vec<Arc<OperationalIntent>>> {
+        let mut found = self.operational_intents_in(area)?;
+        found.retain(|e| keep(e));
+        Ok(found)
+    }
+    /// The constraints in `area` that `keep` accepts, as
+    /// [`operational_intents_in_where`](Self::operational_intents_in_where).
+    fn constraints_in_where(
+        &self,
+        area: &[PreparedVolume],
+        keep: &dyn Fn(&Constraint) -> bool,
+    ) -> Result<Vec<Arc<Constraint>>> {
+        let mut found = self.constraints_in(area)?;
+        found.retain(|e| keep(e));
+        Ok(found)
+    }
     /// The [`Document`] of `kind` with `id`.
     fn document(&self, kind: &str, id: &str) -> Result<Option<Arc<Document>>>;
     /// Every [`Document`] of `kind`, by id.

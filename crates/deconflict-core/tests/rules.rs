@@ -394,3 +394,21 @@ fn query_answers_are_the_json_of_the_references() {
         );
     }
 }
+
+#[test]
+fn a_malformed_key_entry_is_refused_by_its_index() {
+    let store = MemStore::default();
+    let good = "x".repeat(20);
+    let err = put(
+        &store,
+        "uss1",
+        &new_id(),
+        None,
+        &body(0.0, "Accepted", &[&good, "short"]),
+    )
+    .unwrap_err();
+    let DssError::BadRequest { field, .. } = err else {
+        panic!("expected a bad request, got {err:?}")
+    };
+    assert_eq!(field, "key[1]");
+}

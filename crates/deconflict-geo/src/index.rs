@@ -197,7 +197,18 @@ impl<K: Copy + Eq + Hash, V: Volumes> SpatialIndex<K, V> {
 
     /// Calls `hit` once for each entity with at least one volume that exactly intersects at
     /// least one volume of `query`, in no particular order.
-    pub fn for_each_hit<'a>(&'a self, query: &[PreparedVolume], mut hit: impl FnMut(K, &'a V)) {
+    pub fn for_each_hit<'a>(&'a self, query: &[PreparedVolume], hit: impl FnMut(K, &'a V)) {
+        self.for_each_hit_where(query, |_| true, hit);
+    }
+
+    /// [`for_each_hit`](Self::for_each_hit) limited to the entities `keep` accepts. `keep` is
+    /// asked before the exact test, so a cheap filter spares that test for what it rejects.
+    pub fn for_each_hit_where<'a>(
+        &'a self,
+        query: &[PreparedVolume],
+        keep: impl Fn(&V) -> bool,
+        mut hit: impl FnMut(K, &'a V),
+    ) {
         let mut found = HashSet::new();
         for q in query {
             for entry in self.tree.locate_in_envelope_intersecting(&q.envelope()) {
@@ -207,10 +218,11 @@ impl<K: Copy + Eq + Hash, V: Volumes> SpatialIndex<K, V> {
                 let Some(value) = self.items.get(&entry.key) else {
                     continue;
                 };
-                let intersects = value
-                    .volumes()
-                    .get(entry.volume as usize)
-                    .is_some_and(|v| intersects(q, v));
+                let intersects = keep(value)
+                    && value
+                        .volumes()
+                        .get(entry.volume as usize)
+                        .is_some_and(|v| intersects(q, v));
                 if intersects {
                     found.insert(entry.key);
                     hit(entry.key, value);

@@ -381,15 +381,19 @@ fn missing_from_key(
     Vec<Arc<OperationalIntent>>,
     Vec<Arc<crate::model::Constraint>>,
 )> {
-    let ois = live(tx.operational_intents_in(&extents.prepared)?, now)
-        .into_iter()
-        .filter(|oi| oi.id != id && oi.state.requires_key() && !key.contains(oi.ovn.as_str()))
-        .collect();
+    // Whatever the key holds needs no geometric test: only the others can be missing.
+    let area = &extents.prepared;
+    let ois = live(
+        tx.operational_intents_in_where(area, &|oi| {
+            oi.id != id && oi.state.requires_key() && !key.contains(oi.ovn.as_str())
+        })?,
+        now,
+    );
     let constraints = if processes_constraints {
-        live(tx.constraints_in(&extents.prepared)?, now)
-            .into_iter()
-            .filter(|c| !key.contains(c.ovn.as_str()))
-            .collect()
+        live(
+            tx.constraints_in_where(area, &|c| !key.contains(c.ovn.as_str()))?,
+            now,
+        )
     } else {
         Vec::new()
     };
