@@ -397,7 +397,9 @@ mod tests {
                 .is_multiple_of(2)
                 .then(|| "2031-06-01T12:00:00Z".parse().unwrap()),
         };
-        let v = input.validate("ngo", now(), &Limits::default()).unwrap();
+        let v = input
+            .validate("ngo", "salt", now(), &Limits::default())
+            .unwrap();
         Site {
             id: v.id.to_string(),
             party: "ngo".into(),
@@ -421,7 +423,7 @@ mod tests {
                 prop_assert_eq!(rows.len(), sites.len());
                 for (row, s) in rows.iter().zip(&sites) {
                     let input = row.site.as_ref().unwrap();
-                    let v = input.validate("ngo", now(), &Limits::default()).unwrap();
+                    let v = input.validate("ngo", "salt", now(), &Limits::default()).unwrap();
                     prop_assert_eq!(&v.id.to_string(), &s.id);
                     prop_assert_eq!(&v.content, &s.content, "{:?}", format);
                 }

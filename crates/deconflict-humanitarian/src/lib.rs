@@ -23,12 +23,13 @@ use sha2::{Digest, Sha256};
 
 /// The DSS id of the object `external_id` of `party` of `kind`: a UUID in the version 4 form
 /// the DSS requires, derived from a hash, so that notifying the same object again (a re-import)
-/// names the same entity.
-pub fn stable_id(kind: &str, party: &str, external_id: &str) -> EntityId {
+/// names the same entity. `salt` is the deployment's secret ([`publish::id_salt`]): without it
+/// anyone could compute the id of a site from public facts and occupy it in the DSS first.
+pub fn stable_id(kind: &str, salt: &str, party: &str, external_id: &str) -> EntityId {
     let mut h = Sha256::new();
     h.update(b"deconflict");
     // Each part with its length first, so that no two lists of parts hash alike.
-    for part in [kind, party, external_id] {
+    for part in [kind, salt, party, external_id] {
         h.update((part.len() as u64).to_be_bytes());
         h.update(part.as_bytes());
     }
@@ -76,16 +77,17 @@ mod tests {
 
     #[test]
     fn stable_ids_are_dss_entity_ids_and_depend_on_every_part() {
-        let a = stable_id("site", "ngo", "h1");
-        assert_eq!(a, stable_id("site", "ngo", "h1"));
+        let a = stable_id("site", "s", "ngo", "h1");
+        assert_eq!(a, stable_id("site", "s", "ngo", "h1"));
         assert!(EntityId::parse(&a.to_string()).is_some(), "{a}");
-        assert_ne!(a, stable_id("site", "ngo", "h2"));
-        assert_ne!(a, stable_id("site", "ngo2", "h1"));
-        assert_ne!(a, stable_id("movement", "ngo", "h1"));
+        assert_ne!(a, stable_id("site", "s", "ngo", "h2"));
+        assert_ne!(a, stable_id("site", "s", "ngo2", "h1"));
+        assert_ne!(a, stable_id("movement", "s", "ngo", "h1"));
+        assert_ne!(a, stable_id("site", "other salt", "ngo", "h1"));
         // No ambiguity from where one part ends and the next begins.
         assert_ne!(
-            stable_id("site", "a", "b\0c"),
-            stable_id("site", "a\0b", "c")
+            stable_id("site", "s", "a", "b\0c"),
+            stable_id("site", "s", "a\0b", "c")
         );
     }
 }

@@ -122,6 +122,7 @@ impl MovementInput {
     pub fn validate(
         &self,
         party: &str,
+        salt: &str,
         now: DateTime<Utc>,
         limits: &Limits,
     ) -> Result<ValidMovement, DssError> {
@@ -187,7 +188,7 @@ impl MovementInput {
             });
         }
         Ok(ValidMovement {
-            id: crate::stable_id(KIND, party, &external_id),
+            id: crate::stable_id(KIND, salt, party, &external_id),
             content: MovementContent {
                 external_id,
                 name,
@@ -305,8 +306,8 @@ mod tests {
     #[test]
     fn a_movement_becomes_corridor_volumes_over_its_whole_window() {
         let l = Limits::default();
-        let v = input().validate("ngo", now(), &l).unwrap();
-        assert_eq!(v.id, crate::stable_id(KIND, "ngo", "convoy-7"));
+        let v = input().validate("ngo", "salt", now(), &l).unwrap();
+        assert_eq!(v.id, crate::stable_id(KIND, "salt", "ngo", "convoy-7"));
         let ext = v.extents(&l).unwrap();
         assert_eq!(ext.start, v.content.departure.earliest);
         assert_eq!(ext.end, v.content.arrival.latest);
@@ -320,7 +321,9 @@ mod tests {
         let e = |f: fn(&mut MovementInput)| {
             let mut i = input();
             f(&mut i);
-            i.validate("ngo", now(), &l).unwrap_err().to_string()
+            i.validate("ngo", "salt", now(), &l)
+                .unwrap_err()
+                .to_string()
         };
         assert!(e(|i| i.external_id = None).starts_with("external_id: required"));
         assert!(e(|i| i.corridor_width_m = 0.0).starts_with("corridor_width_m:"));

@@ -43,6 +43,25 @@ fn caller(party: &str) -> Caller {
     }
 }
 
+/// The document that holds the deployment's id salt.
+const SALT: (&str, &str) = ("deconflict", "id-salt");
+
+/// The deployment's secret salt for [`crate::stable_id`], created at random by the first write
+/// that needs it and never changed (changing it would orphan every site and movement).
+pub fn id_salt(tx: &mut dyn Tx) -> Result<String, DssError> {
+    if let Some(d) = tx.document(SALT.0, SALT.1)? {
+        return Ok(d.body.clone());
+    }
+    let salt = deconflict_core::ids::random_token(16);
+    tx.apply(Change::PutDocument(Arc::new(Document {
+        kind: SALT.0.to_owned(),
+        id: SALT.1.to_owned(),
+        owner: String::new(),
+        body: salt.clone(),
+    })))?;
+    Ok(salt)
+}
+
 /// The stored record of `kind` with `id`.
 pub fn stored<T: DeserializeOwned>(
     tx: &dyn ReadTx,
@@ -103,6 +122,7 @@ pub trait Notified: Serialize + DeserializeOwned + Clone + Send + Sync + 'static
     fn validate(
         input: &Self::Input,
         party: &str,
+        salt: &str,
         now: DateTime<Utc>,
         limits: &Limits,
     ) -> Result<Self::Valid, DssError>;
@@ -153,10 +173,11 @@ impl Notified for Site {
     fn validate(
         input: &Self::Input,
         party: &str,
+        salt: &str,
         now: DateTime<Utc>,
         limits: &Limits,
     ) -> Result<Self::Valid, DssError> {
-        input.validate(party, now, limits)
+        input.validate(party, salt, now, limits)
     }
     fn put(
         tx: &mut dyn Tx,
@@ -208,10 +229,11 @@ impl Notified for Movement {
     fn validate(
         input: &Self::Input,
         party: &str,
+        salt: &str,
         now: DateTime<Utc>,
         limits: &Limits,
     ) -> Result<Self::Valid, DssError> {
-        input.validate(party, now, limits)
+        input.validate(party, salt, now, limits)
     }
     fn put(
         tx: &mut dyn Tx,
@@ -549,10 +571,22 @@ mod tests {
     }
 
     #[test]
+    fn the_id_salt_is_made_once_and_kept() {
+        let mut mem = MemState::default();
+        let a = write(&mut mem, id_salt).unwrap();
+        let b = write(&mut mem, id_salt).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, write(&mut MemState::default(), id_salt).unwrap());
+    }
+
+    #[test]
     fn a_site_is_its_constraint_and_renotifying_it_changes_nothing() {
         let l = Limits::default();
         let mut mem = MemState::default();
-        let v = site_input(150.0).validate("ngo", now(), &l).unwrap();
+        let v = site_input(150.0)
+            .validate("ngo", "salt", now(), &l)
+            .unwrap();
         let (_, o) = write(&mut mem, |tx| {
             put_site(tx, "ngo", &v, "https://dss.example", &l, now())
         })
@@ -571,7 +605,9 @@ mod tests {
             c.ovn,
             "unchanged keeps the OVN"
         );
-        let v2 = site_input(300.0).validate("ngo", now(), &l).unwrap();
+        let v2 = site_input(300.0)
+            .validate("ngo", "salt", now(), &l)
+            .unwrap();
         assert_eq!(v2.id, v.id);
         let (_, o) = write(&mut mem, |tx| {
             put_site(tx, "ngo", &v2, "https://dss.example", &l, now())
@@ -594,7 +630,9 @@ mod tests {
     fn only_the_notifying_party_changes_or_withdraws_a_site() {
         let l = Limits::default();
         let mut mem = MemState::default();
-        let v = site_input(150.0).validate("ngo", now(), &l).unwrap();
+        let v = site_input(150.0)
+            .validate("ngo", "salt", now(), &l)
+            .unwrap();
         write(&mut mem, |tx| {
             put_site(tx, "ngo", &v, "https://dss.example", &l, now())
         })
@@ -631,7 +669,7 @@ mod tests {
         let mut mem = MemState::default();
         // An armed party's intent across the route, written first.
         let armed = movement_input("planned");
-        let mut armed_v = armed.validate("armed", now(), &l).unwrap();
+        let mut armed_v = armed.validate("armed", "salt", now(), &l).unwrap();
         armed_v.id = EntityId::new_random();
         write(&mut mem, |tx| {
             ois::put(
@@ -653,7 +691,7 @@ mod tests {
         })
         .unwrap();
         let v = movement_input("planned")
-            .validate("ngo", now(), &l)
+            .validate("ngo", "salt", now(), &l)
             .unwrap();
         let (_, o) = write(&mut mem, |tx| {
             put_movement(tx, "ngo", &v, "https://dss.example", &l, now())
@@ -665,7 +703,7 @@ mod tests {
             OiState::Accepted
         );
         let under_way = movement_input("under_way")
-            .validate("ngo", now(), &l)
+            .validate("ngo", "salt", now(), &l)
             .unwrap();
         write(&mut mem, |tx| {
             put_movement(tx, "ngo", &under_way, "https://dss.example", &l, now())

@@ -202,16 +202,17 @@ impl SiteInput {
         ))
     }
 
-    /// Checks the site as `party` notifies it.
+    /// Checks the site as `party` notifies it; `salt` is the deployment's id salt.
     pub fn validate(
         &self,
         party: &str,
+        salt: &str,
         now: DateTime<Utc>,
         limits: &Limits,
     ) -> Result<ValidSite, DssError> {
         let (content, shape) = self.check(now, limits)?;
         Ok(ValidSite {
-            id: crate::stable_id(KIND, party, &content.external_id),
+            id: crate::stable_id(KIND, salt, party, &content.external_id),
             content,
             shape,
         })
@@ -313,23 +314,23 @@ mod tests {
     #[test]
     fn a_site_is_normalised_and_gets_a_stable_id() {
         let l = Limits::default();
-        let a = input().validate("ngo", now(), &l).unwrap();
+        let a = input().validate("ngo", "salt", now(), &l).unwrap();
         assert_eq!(a.content.name, "Al Razi hospital");
         assert_eq!(a.content.category, Category::Hospital);
         assert!(a.content.external_id.starts_with("auto-"));
         let b = input()
-            .validate("ngo", now() + Duration::days(1), &l)
+            .validate("ngo", "salt", now() + Duration::days(1), &l)
             .unwrap();
         assert_eq!(a.id, b.id, "same content, same site");
         let mut moved = input();
         moved.radius_m = Some(200.0);
-        assert_ne!(moved.validate("ngo", now(), &l).unwrap().id, a.id);
+        assert_ne!(moved.validate("ngo", "salt", now(), &l).unwrap().id, a.id);
         let mut named = input();
         named.external_id = Some("H-17".into());
-        let n = named.validate("ngo", now(), &l).unwrap();
+        let n = named.validate("ngo", "salt", now(), &l).unwrap();
         named.radius_m = Some(300.0);
         assert_eq!(
-            named.validate("ngo", now(), &l).unwrap().id,
+            named.validate("ngo", "salt", now(), &l).unwrap().id,
             n.id,
             "same external id, same site"
         );
@@ -341,7 +342,9 @@ mod tests {
         let e = |f: fn(&mut SiteInput)| {
             let mut i = input();
             f(&mut i);
-            i.validate("ngo", now(), &l).unwrap_err().to_string()
+            i.validate("ngo", "salt", now(), &l)
+                .unwrap_err()
+                .to_string()
         };
         assert!(e(|i| i.name = "  ".into()).starts_with("name:"));
         assert!(e(|i| i.category = "barracks".into())
@@ -362,7 +365,7 @@ mod tests {
     #[test]
     fn open_ended_sites_are_published_for_years_from_their_notification() {
         let l = Limits::default();
-        let v = input().validate("ngo", now(), &l).unwrap();
+        let v = input().validate("ngo", "salt", now(), &l).unwrap();
         let site = Site {
             id: v.id.to_string(),
             party: "ngo".into(),

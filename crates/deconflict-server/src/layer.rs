@@ -6,7 +6,7 @@
 //! change this instance makes, and re-read every [`REFRESH`] when the store is shared by a
 //! pool (so a change made through another instance takes effect here within that time).
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use deconflict_core::store::{self, Store};
@@ -24,6 +24,8 @@ pub struct Layer {
     pub base_url: String,
     pub dss_registered_only: bool,
     registry: RwLock<Registry>,
+    /// The store's id salt ([`publish::id_salt`]), once read.
+    id_salt: OnceLock<String>,
 }
 
 fn poisoned<T>(_: T) -> DssError {
@@ -37,6 +39,7 @@ impl Layer {
             base_url: config.base_url.clone().unwrap_or(default_base_url),
             dss_registered_only: config.dss_registered_only,
             registry: RwLock::new(Registry::new(config.parties.clone())?),
+            id_salt: OnceLock::new(),
         })
     }
 
@@ -46,6 +49,7 @@ impl Layer {
             base_url,
             dss_registered_only: false,
             registry: RwLock::new(Registry::default()),
+            id_salt: OnceLock::new(),
         }
     }
 
@@ -77,6 +81,16 @@ impl Layer {
 
     pub fn is_configured(&self, id: &str) -> Result<bool, DssError> {
         Ok(self.registry.read().map_err(poisoned)?.is_configured(id))
+    }
+
+    /// The store's id salt for the ids of sites and movements, made by the first call (a
+    /// write, so that instances of a pool agree on it) and then kept in memory.
+    pub fn id_salt(&self, store: &dyn Store) -> Result<String, DssError> {
+        if let Some(s) = self.id_salt.get() {
+            return Ok(s.clone());
+        }
+        let salt = store::write(store, publish::id_salt)?;
+        Ok(self.id_salt.get_or_init(|| salt).clone())
     }
 
     /// Re-reads the parties registered through the API from `store`.

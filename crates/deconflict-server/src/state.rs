@@ -88,6 +88,12 @@ impl AppState {
         blocking(move || store::read(&*store, f)).await
     }
 
+    /// The store's id salt for sites and movements ([`Layer::id_salt`]).
+    pub async fn id_salt(&self) -> Result<String, ApiError> {
+        let (layer, store) = (Arc::clone(&self.layer), Arc::clone(&self.store));
+        blocking(move || layer.id_salt(&*store)).await
+    }
+
     /// Runs `f` in one atomic, durable transaction, off the async threads: the store may wait
     /// on fsync. The closure may run more than once, so it only touches the transaction.
     pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>

@@ -73,7 +73,8 @@ async fn notify<T: Notified>(
 ) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
     let party = who.may(st, T::ACTION)?;
     let now = st.now();
-    let valid = T::validate(&input, &party.id, now, &st.limits)?;
+    let salt = st.id_salt().await?;
+    let valid = T::validate(&input, &party.id, &salt, now, &st.limits)?;
     let (base, limits) = (st.layer.base_url.clone(), st.limits.clone());
     let (record, outcome) = st
         .write(move |tx| T::put(tx, &party.id, &valid, &base, &limits, now))

@@ -52,10 +52,11 @@ pub async fn import(
 ) -> Result<axum::Json<ImportReport>, ApiError> {
     let party = who.may(&st, Action::NotifySites)?;
     let now = st.now();
+    let salt = st.id_salt().await?;
     let mut valid = Vec::new();
     let mut refused = Vec::new();
     for (index, input) in body.sites.iter().enumerate() {
-        match input.validate(&party.id, now, &st.limits) {
+        match input.validate(&party.id, &salt, now, &st.limits) {
             Ok(v) => valid.push((index, v)),
             Err(e) => refused.push(Refused {
                 index,
