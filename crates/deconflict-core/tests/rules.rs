@@ -412,3 +412,43 @@ fn a_malformed_key_entry_is_refused_by_its_index() {
     };
     assert_eq!(field, "key[1]");
 }
+
+/// The same for constraints, whose references have no state and no subscription.
+#[test]
+fn constraint_query_answers_are_the_json_of_the_references() {
+    use deconflict_core::rules::constraints;
+    let store = MemStore::default();
+    let odd = "authority \"A\" \u{e9}";
+    let id = new_id();
+    let now = Utc::now();
+    let b = wire::PutConstraintReferenceParameters {
+        extents: vec![square(20.0, 0.001)],
+        uss_base_url: "https://authority.example".into(),
+    };
+    let req = parse::put_constraint(&id, None, &b, &Limits::default(), now).unwrap();
+    write(&store, |tx| constraints::put(tx, &caller(odd), &req, now)).unwrap();
+    let area = parse::query_area(
+        &wire::QueryParameters {
+            area_of_interest: Some(square(20.0, 0.05)),
+        },
+        &Limits::default(),
+    )
+    .unwrap();
+    for viewer in [odd, "two"] {
+        let got = read(&store, |tx| {
+            constraints::query(tx, &caller(viewer), &area, now, 100)
+        })
+        .unwrap();
+        let one = parse::entity_id("id", &id).unwrap();
+        let reference = read(&store, |tx| constraints::get(tx, &caller(viewer), one, now)).unwrap();
+        assert_eq!(reference.ovn.is_some(), viewer == odd);
+        let want = serde_json::to_vec(&wire::QueryConstraintReferencesResponse {
+            constraint_references: vec![reference],
+        })
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(got.0).unwrap(),
+            String::from_utf8(want).unwrap()
+        );
+    }
+}
