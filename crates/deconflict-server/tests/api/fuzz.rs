@@ -39,6 +39,26 @@ const FIELDS: &[&str] = &[
     "old_version",
     "exchange",
     "report_id",
+    "type",
+    "geometry",
+    "coordinates",
+    "radius_m",
+    "category",
+    "name",
+    "external_id",
+    "valid_from",
+    "valid_until",
+    "route",
+    "corridor_width_m",
+    "departure",
+    "arrival",
+    "earliest",
+    "latest",
+    "stops",
+    "location",
+    "sites",
+    "skip_invalid",
+    "role",
 ];
 
 fn leaf() -> impl Strategy<Value = Value> {
@@ -80,6 +100,12 @@ fn leaf() -> impl Strategy<Value = Value> {
             Just("https://uss.example"),
             Just("00000000-0000-4000-8000-000000000000"),
             Just("0191b794-9628-745a-a598-aa1fcd4a82bf"),
+            Just("Point"),
+            Just("Polygon"),
+            Just("LineString"),
+            Just("hospital"),
+            Just("under_way"),
+            Just("coordinator"),
         ]
         .prop_map(Value::from),
     ]
@@ -250,6 +276,44 @@ fn endpoints() -> Vec<(Method, &'static str, Value)> {
     ]
 }
 
+/// The humanitarian layer's endpoints, for a humanitarian party.
+fn layer_endpoints() -> Vec<(Method, &'static str, Value)> {
+    let site = json!({
+        "external_id": "H-1", "name": "Hospital", "category": "hospital",
+        "geometry": {"type": "Point", "coordinates": [6.505, 46.405]}, "radius_m": 150
+    });
+    let polygon = json!({
+        "name": "Camp", "category": "shelter",
+        "geometry": {"type": "Polygon", "coordinates": [[[6.5, 46.4], [6.51, 46.4], [6.51, 46.41], [6.5, 46.4]]]}
+    });
+    let t = |m: i64| (chrono::Utc::now() + chrono::Duration::minutes(m)).to_rfc3339();
+    let movement = json!({
+        "external_id": "C-1", "name": "Convoy", "corridor_width_m": 100, "state": "planned",
+        "route": {"type": "LineString", "coordinates": [[6.49, 46.405], [6.52, 46.405]]},
+        "departure": {"earliest": t(10), "latest": t(20)},
+        "arrival": {"earliest": t(40), "latest": t(60)},
+        "stops": [{"name": "stop", "location": {"type": "Point", "coordinates": [6.5, 46.405]}}]
+    });
+    vec![
+        (Method::POST, "/v1/sites", site.clone()),
+        (Method::POST, "/v1/sites", polygon.clone()),
+        (Method::PUT, "/v1/sites/{id}", site.clone()),
+        (
+            Method::POST,
+            "/v1/sites/import",
+            json!({"sites": [site, polygon], "skip_invalid": true}),
+        ),
+        (Method::POST, "/v1/movements", movement.clone()),
+        (Method::PUT, "/v1/movements/{id}", movement),
+        (Method::PUT, "/v1/parties/{v}", json!({"role": "observer"})),
+        (Method::GET, "/v1/sites/{id}", Value::Null),
+        (Method::DELETE, "/v1/sites/{id}", Value::Null),
+        (Method::DELETE, "/v1/movements/{id}", Value::Null),
+        (Method::GET, "/uss/v1/constraints/{id}", Value::Null),
+        (Method::GET, "/uss/v1/operational_intents/{id}", Value::Null),
+    ]
+}
+
 fn encode(segment: &str) -> String {
     segment
         .bytes()
@@ -269,14 +333,14 @@ enum Body {
     Mutated(Vec<(usize, Mutation, Value)>),
 }
 
-fn case() -> impl Strategy<Value = (usize, Body, Option<String>, String)> {
+fn case(endpoints: usize) -> impl Strategy<Value = (usize, Body, Option<String>, String)> {
     let mutation = prop_oneof![
         Just(Mutation::Replace),
         Just(Mutation::Remove),
         Just(Mutation::Duplicate)
     ];
     (
-        0..endpoints().len(),
+        0..endpoints,
         prop_oneof![
             1 => any_json().prop_map(Body::Random),
             2 => prop::collection::vec((any::<usize>(), mutation, leaf()), 1..4)
@@ -289,32 +353,56 @@ fn case() -> impl Strategy<Value = (usize, Body, Option<String>, String)> {
 
 #[test]
 fn random_requests_never_get_a_5xx_on_sqlite() {
-    random_requests_never_get_a_5xx(Backend::Sqlite);
+    random_requests_never_get_a_5xx(Backend::Sqlite, false);
 }
 
 #[test]
 fn random_requests_never_get_a_5xx_on_postgres() {
     if postgres_available("fuzz::random_requests_never_get_a_5xx_on_postgres") {
-        random_requests_never_get_a_5xx(Backend::Postgres);
+        random_requests_never_get_a_5xx(Backend::Postgres, false);
     }
 }
 
-fn random_requests_never_get_a_5xx(backend: Backend) {
+#[test]
+fn random_humanitarian_requests_never_get_a_5xx_on_sqlite() {
+    random_requests_never_get_a_5xx(Backend::Sqlite, true);
+}
+
+#[test]
+fn random_humanitarian_requests_never_get_a_5xx_on_postgres() {
+    if postgres_available("fuzz::random_humanitarian_requests_never_get_a_5xx_on_postgres") {
+        random_requests_never_get_a_5xx(Backend::Postgres, true);
+    }
+}
+
+/// Against the DSS endpoints as a plain USS, or (`layer`) the humanitarian layer's as a
+/// humanitarian party.
+fn random_requests_never_get_a_5xx(backend: Backend, layer: bool) {
+    use deconflict_humanitarian::party::Role;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let app = rt.block_on(spawn_app(backend));
-    let token = app.token("fuzzer", &[SC, CM, CP, CMSA, AA]);
-    let endpoints = endpoints();
+    let app = rt.block_on(spawn_app_with_parties(
+        backend,
+        &[("cell", Role::Humanitarian)],
+    ));
+    let (token, endpoints) = if layer {
+        (
+            app.token("cell", &[SC, CM, CP, CMSA, AA]),
+            layer_endpoints(),
+        )
+    } else {
+        (app.token("fuzzer", &[SC, CM, CP, CMSA, AA]), endpoints())
+    };
     let mut runner = TestRunner::new(Config {
         cases: 600,
         failure_persistence: None,
         ..Config::default()
     });
     runner
-        .run(&case(), |(e, body, id, version)| {
+        .run(&case(endpoints.len()), |(e, body, id, version)| {
             let (method, template, valid) = &endpoints[e];
             let id = id.map_or_else(new_id, |s| encode(&s));
             let path = template
