@@ -3,7 +3,10 @@
 //!
 //! All clients use the same token, hence the same manager, so a query shows them every OVN
 //! (F3548 shows a USS only its own; other USSs' come from their details endpoints). A write
-//! that gets 409 because someone wrote in between is retried with the OVNs the 409 names.
+//! that gets 409 because someone wrote in between is retried with the OVNs the 409 names, at
+//! once, and after a randomised, exponentially growing pause when that retry is refused too
+//! ([`Backoff`]): every success stales every other client's key, so clients that all retry at
+//! once mostly refuse each other.
 //!
 //! Each client tracks the intents it created, with the version and OVN of its last
 //! acknowledged write. Since only it writes them, every query it makes must show exactly those
@@ -12,6 +15,7 @@
 //! nobody created is a write applied twice or against a refusal.
 
 use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
@@ -24,7 +28,7 @@ use crate::client::Endpoint;
 use crate::query::LoadArgs;
 use crate::region;
 use crate::scenario::{json, missing_ovns, query_once, run_workers, timed, Bound, OIR, OIR_QUERY};
-use crate::stats::{Recorder, Report};
+use crate::stats::{Outcome, Recorder, Report};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ContentionArgs {
@@ -39,6 +43,47 @@ pub struct ContentionArgs {
     /// Leave the intents in place at the end instead of deleting them.
     #[arg(long)]
     pub keep: bool,
+    #[command(flatten)]
+    pub backoff: Backoff,
+}
+
+/// How long a client pauses before retrying a refused write. A 409 completes the key, so the
+/// retry right after it goes at once; when that retry is refused too, the client pauses for
+/// the n-th time in this operation, a uniformly random time between 0 and
+/// `min(cap, base × 2^(n-1))` ("full jitter"), then tries again (its key has mostly gone stale
+/// meanwhile, so that attempt's 409 refreshes it and the next goes at once). The tokio timer
+/// counts whole milliseconds, so a pause is rounded up to one.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct Backoff {
+    /// Ceiling of the first pause after a refused immediate retry; 0 never pauses.
+    #[arg(long = "backoff-base", default_value = "1ms", value_parser = crate::parse_duration)]
+    pub base: Duration,
+    /// Largest pause ceiling.
+    #[arg(long = "backoff-cap", default_value = "16ms", value_parser = crate::parse_duration)]
+    pub cap: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            base: Duration::from_millis(1),
+            cap: Duration::from_millis(16),
+        }
+    }
+}
+
+impl Backoff {
+    /// The length of the `n`-th pause of one operation (`n` ≥ 1).
+    pub fn wait(&self, rng: &mut impl Rng, n: u32) -> Duration {
+        let ceiling = self
+            .base
+            .saturating_mul(1 << n.saturating_sub(1).min(20))
+            .min(self.cap);
+        if ceiling.is_zero() {
+            return Duration::ZERO;
+        }
+        ceiling.mul_f64(rng.random::<f64>())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -49,7 +94,12 @@ struct Known {
 
 #[derive(Default)]
 struct ClientOut {
+    /// Each write request.
     writes: Recorder,
+    /// Each operation, from its first write request to its last answer (retries and pauses
+    /// included): ok when acknowledged, 409 when given up.
+    ops: Recorder,
+    backoff: Duration,
     queries: Recorder,
     mine: HashMap<String, Known>,
     /// Intents whose last write got no answer: their state is unknown.
@@ -140,13 +190,19 @@ pub async fn run(ep: &Endpoint, args: &ContentionArgs) -> Result<Vec<Report>> {
     let (outs, elapsed) = run_workers(args.load.concurrency, |_| {
         let ep = ep.clone();
         let bound = bound.clone();
-        let (target, max_attempts) = (args.per_client, args.max_attempts);
-        async move { client_loop(ep, bound, ws, we, target, max_attempts).await }
+        let policy = Policy {
+            target: args.per_client,
+            max_attempts: args.max_attempts,
+            backoff: args.backoff,
+        };
+        async move { client_loop(ep, bound, ws, we, policy).await }
     })
     .await?;
 
     let mut writes = Recorder::new();
     let mut queries = Recorder::new();
+    let mut ops = Recorder::new();
+    let mut backoff = Duration::ZERO;
     let mut expected: HashMap<String, Known> = HashMap::new();
     let mut uncertain = HashSet::new();
     let mut anomalies = Vec::new();
@@ -154,6 +210,8 @@ pub async fn run(ep: &Endpoint, args: &ContentionArgs) -> Result<Vec<Report>> {
     for o in outs {
         writes.merge(&o.writes);
         queries.merge(&o.queries);
+        ops.merge(&o.ops);
+        backoff += o.backoff;
         expected.extend(o.mine);
         uncertain.extend(o.uncertain);
         anomalies.extend(o.anomalies);
@@ -245,8 +303,32 @@ pub async fn run(ep: &Endpoint, args: &ContentionArgs) -> Result<Vec<Report>> {
     if cleared > 0 || removed > 0 {
         w.note("cleared_before_after", vec![cleared, removed]);
     }
+    w.note(
+        "backoff",
+        format!(
+            "base {:?}, cap {:?}; {:.1} s waited in all",
+            args.backoff.base,
+            args.backoff.cap,
+            backoff.as_secs_f64()
+        ),
+    );
+    if ops.ok > 0 {
+        w.note(
+            "write_requests_per_success",
+            (writes.requests as f64 / ops.ok as f64 * 10.0).round() / 10.0,
+        );
+    }
+    let o = ops.report("contention operation", conc, elapsed);
     let q = queries.report("contention query", conc, elapsed);
-    Ok(vec![w, q])
+    Ok(vec![w, o, q])
+}
+
+/// What one client does, besides where and when.
+#[derive(Clone, Copy)]
+struct Policy {
+    target: usize,
+    max_attempts: u32,
+    backoff: Backoff,
 }
 
 async fn client_loop(
@@ -254,8 +336,7 @@ async fn client_loop(
     bound: std::sync::Arc<Bound>,
     ws: DateTime<Utc>,
     we: DateTime<Utc>,
-    target: usize,
-    max_attempts: u32,
+    policy: Policy,
 ) -> Result<ClientOut> {
     let mut out = ClientOut::default();
     let mut client = ep.client();
@@ -304,7 +385,7 @@ async fn client_loop(
             out.anomaly(format!("read after write: {s}"));
         }
 
-        let op = choose(&mut rng, out.mine.len(), target);
+        let op = choose(&mut rng, out.mine.len(), policy.target);
         let (id, path, method, expect_version) = match op {
             Op::Create => {
                 let id = Uuid::new_v4().to_string();
@@ -330,7 +411,10 @@ async fn client_loop(
         };
         let extents = region::volume(region::contention_polygon(&mut rng), ws, we);
         let mut attempts = 0;
-        loop {
+        // Pauses so far in this operation, and whether the last attempt was an immediate retry.
+        let (mut pauses, mut retried_at_once) = (0, false);
+        let started = Instant::now();
+        let outcome = loop {
             attempts += 1;
             let body = match op {
                 Op::Delete => None,
@@ -341,7 +425,7 @@ async fn client_loop(
                 // No answer: the write may or may not have happened.
                 out.mine.remove(&id);
                 out.uncertain.insert(id);
-                break;
+                break Outcome::Transport;
             };
             if (200..300).contains(&r.status) {
                 match op {
@@ -369,7 +453,7 @@ async fn client_loop(
                         out.done[usize::from(matches!(op, Op::Update))] += 1;
                     }
                 }
-                break;
+                break Outcome::Ok;
             }
             if r.status == 409 {
                 let missing = missing_ovns(&r.body);
@@ -379,18 +463,31 @@ async fn client_loop(
                         "{op:?} {id}: 409 {}",
                         String::from_utf8_lossy(&r.body)
                     ));
-                    break;
+                    break Outcome::Status(409);
                 }
-                if attempts >= max_attempts || bound.expired() {
+                if attempts >= policy.max_attempts || bound.expired() {
                     out.gave_up += 1;
-                    break;
+                    break Outcome::Conflict;
                 }
                 key.extend(missing);
+                // A key completed from a 409 is as fresh as a key can be, and any pause lets
+                // it go stale, so it is used at once; only when that fresh key lost the race
+                // too does the client pause.
+                retried_at_once = !retried_at_once;
+                if !retried_at_once {
+                    pauses += 1;
+                    let wait = policy.backoff.wait(&mut rng, pauses);
+                    if !wait.is_zero() {
+                        out.backoff += wait;
+                        tokio::time::sleep(wait).await;
+                    }
+                }
                 continue;
             }
             // Another error: recorded by `timed`; the intent stays as it was.
-            break;
-        }
+            break Outcome::of_status(r.status);
+        };
+        out.ops.record(started.elapsed(), outcome);
     }
     Ok(out)
 }
@@ -407,6 +504,26 @@ mod tests {
             assert!(!matches!(choose(&mut rng, 1, 2), Op::Delete));
             assert!(!matches!(choose(&mut rng, 3, 2), Op::Create));
         }
+    }
+
+    #[test]
+    fn backoff_grows_to_its_cap_and_can_be_turned_off() {
+        let mut rng = crate::rng();
+        let b = Backoff {
+            base: Duration::from_millis(2),
+            cap: Duration::from_millis(10),
+        };
+        let most = |n| (0..200).map(|_| b.wait(&mut crate::rng(), n)).max();
+        assert!(most(1) <= Some(Duration::from_millis(2)));
+        assert!(most(2) <= Some(Duration::from_millis(4)));
+        assert!(most(2) > Some(Duration::from_millis(2)));
+        assert!(most(30) <= Some(Duration::from_millis(10)));
+        assert!(most(30) > Some(Duration::from_millis(8)));
+        let off = Backoff {
+            base: Duration::ZERO,
+            cap: Duration::from_millis(10),
+        };
+        assert_eq!(off.wait(&mut rng, 5), Duration::ZERO);
     }
 
     #[test]

@@ -280,6 +280,7 @@ async fn run(ep: &Endpoint, command: &Command, quiet: bool) -> Result<Vec<Report
                 per_client: 2,
                 max_attempts: 100,
                 keep: false,
+                backoff: contention::Backoff::default(),
             };
             out.extend(contention::run(ep, &c).await?);
             out
