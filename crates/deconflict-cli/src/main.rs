@@ -3,6 +3,7 @@
 
 mod client;
 mod dev;
+mod log_export;
 mod logging;
 mod migrate;
 mod serve;
@@ -37,6 +38,8 @@ enum Command {
     Availability(client::AvailabilityCmd),
     /// Protected sites of the humanitarian layer: import, export, list.
     Sites(client::SitesCmd),
+    /// Export the tamper-evident log as a bundle for `deconflict verify`.
+    LogExport(log_export::LogExportArgs),
     /// Check an exported log bundle offline: consistent, or which entry or checkpoint is wrong.
     Verify(verify::VerifyArgs),
     /// Print the version.
@@ -56,6 +59,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Subscription(cmd) => client::subscription(cmd).await,
         Command::Availability(cmd) => client::availability(cmd).await,
         Command::Sites(cmd) => client::sites(cmd).await,
+        Command::LogExport(args) => {
+            tokio::task::spawn_blocking(move || log_export::run(args)).await?
+        }
         Command::Verify(args) => verify::run(args),
         Command::Version => {
             println!("deconflict {}", env!("CARGO_PKG_VERSION"));

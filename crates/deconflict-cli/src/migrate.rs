@@ -23,16 +23,21 @@ pub struct MigrateArgs {
     pub data_dir: Option<PathBuf>,
 }
 
-/// Runs on a blocking thread: both stores' clients block.
-pub fn run(args: MigrateArgs) -> anyhow::Result<()> {
-    crate::logging::init();
-    let config = Config::load(&ServeArgs {
+/// The configuration these flags name (also used by `deconflict log-export`).
+pub fn load_config(args: MigrateArgs) -> anyhow::Result<Config> {
+    Config::load(&ServeArgs {
         config: args.config,
         store: args.store,
         data_dir: args.data_dir,
         ..ServeArgs::default()
     })
-    .context("configuration")?;
+    .context("configuration")
+}
+
+/// Runs on a blocking thread: both stores' clients block.
+pub fn run(args: MigrateArgs) -> anyhow::Result<()> {
+    crate::logging::init();
+    let config = load_config(args)?;
     match &config.store {
         StoreConfig::Sqlite => sqlite(&config.data_dir.join(DATABASE_FILE)),
         StoreConfig::Postgres { url } => {

@@ -1,15 +1,18 @@
-//! `deconflict verify` on a real exported bundle: consistent as exported; one changed byte in
-//! an entry fails naming that entry.
+//! `deconflict log-export` then `deconflict verify` on the log of a data directory: consistent
+//! as exported; one changed byte in an entry fails naming that entry.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use deconflict_tlog::{export_bundle, Kind, Log, LogKey, Record, SqliteLogStorage};
+use deconflict_server::Config;
+use deconflict_tlog::{Kind, Record};
 use std::process::Command;
 
-fn verify(args: &[&str]) -> (i32, String) {
+fn deconflict(args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_deconflict"))
-        .arg("verify")
         .args(args)
+        .env_remove("DECONFLICT_DATA_DIR")
+        .env_remove("DECONFLICT_STORE")
+        .env_remove("DECONFLICT_CONFIG")
         .output()
         .expect("run deconflict");
     (
@@ -19,10 +22,21 @@ fn verify(args: &[&str]) -> (i32, String) {
 }
 
 #[test]
-fn verify_accepts_an_exported_bundle_and_names_a_changed_entry() {
+fn an_exported_log_verifies_and_a_changed_byte_names_its_entry() {
     let dir = tempfile::tempdir().unwrap();
-    let log = Log::open(SqliteLogStorage::open(dir.path().join("log.sqlite")).unwrap()).unwrap();
-    let (key, _) = LogKey::generate("test.example/log").unwrap();
+    let data = dir.path().join("data");
+    let (code, out) = deconflict(&["log-export", "--data-dir", data.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("no log key"), "{out}");
+
+    // The log a server keeps in its data directory, with a few events.
+    let config = Config {
+        data_dir: data.clone(),
+        ..Config::default()
+    };
+    std::fs::create_dir_all(&data).unwrap();
+    let served = deconflict_server::tlog::open_blocking(&config).unwrap();
+    let (log, key) = (&served.log, &served.key);
     let records: Vec<Record> = (0..6)
         .map(|i| Record {
             kind: Kind::SiteNotified,
@@ -33,13 +47,23 @@ fn verify_accepts_an_exported_bundle_and_names_a_changed_entry() {
         })
         .collect();
     log.append(&records).unwrap();
-    log.checkpoint(&key).unwrap();
-    let bundle = export_bundle(&log, key.verifier_key()).unwrap();
+    log.checkpoint(key).unwrap();
     let file = dir.path().join("bundle.json");
-    std::fs::write(&file, serde_json::to_string_pretty(&bundle).unwrap()).unwrap();
     let path = file.to_str().unwrap();
+    let (code, out) = deconflict(&[
+        "log-export",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--out",
+        path,
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("exported 6 entries and 1 checkpoints"),
+        "{out}"
+    );
 
-    let (code, out) = verify(&[path, "--key", key.verifier_key()]);
+    let (code, out) = deconflict(&["verify", path, "--key", key.verifier_key()]);
     assert_eq!(code, 0, "{out}");
     assert!(
         out.starts_with("consistent: 6 entries, 1 checkpoints"),
@@ -49,13 +73,13 @@ fn verify_accepts_an_exported_bundle_and_names_a_changed_entry() {
     // One byte: hospital-3 becomes hospital-8.
     let text = std::fs::read_to_string(&file).unwrap();
     std::fs::write(&file, text.replacen("hospital-3", "hospital-8", 1)).unwrap();
-    let (code, out) = verify(&[path]);
+    let (code, out) = deconflict(&["verify", path]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("NOT consistent"), "{out}");
     assert!(out.contains("entry 3: not in the tree"), "{out}");
 
     std::fs::write(&file, "{").unwrap();
-    let (code, out) = verify(&[path]);
+    let (code, out) = deconflict(&["verify", path]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("is not a log bundle"), "{out}");
 }

@@ -26,30 +26,32 @@ pub struct ServedLog {
     pub key: LogKey,
 }
 
-/// Opens the log and its key (both blocking, so off the async threads).
-pub(crate) async fn open(config: &Config) -> Result<ServedLog, ServeError> {
-    let store = config.store.clone();
-    let dir = config.data_dir.clone();
-    let opened = tokio::task::spawn_blocking(move || -> Result<ServedLog, String> {
-        let storage: Box<dyn LogStorage> = match &store {
-            StoreConfig::Sqlite => {
-                Box::new(SqliteLogStorage::open(dir.join(LOG_FILE)).map_err(|e| e.to_string())?)
-            }
-            StoreConfig::Postgres { url } => {
-                Box::new(PostgresLogStorage::connect(url).map_err(|e| e.to_string())?)
-            }
-        };
-        let log = Log::open(storage).map_err(|e| e.to_string())?;
-        let key = LogKey::load_or_create(&dir.join(LOG_KEY_FILE), DEFAULT_ORIGIN)
-            .map_err(|e| e.to_string())?;
-        Ok(ServedLog {
-            log: Arc::new(log),
-            key,
-        })
+/// Opens the log and its key (making the key on first use). Blocking: storage and key file.
+pub fn open_blocking(config: &Config) -> Result<ServedLog, String> {
+    let storage: Box<dyn LogStorage> = match &config.store {
+        StoreConfig::Sqlite => Box::new(
+            SqliteLogStorage::open(config.data_dir.join(LOG_FILE)).map_err(|e| e.to_string())?,
+        ),
+        StoreConfig::Postgres { url } => {
+            Box::new(PostgresLogStorage::connect(url).map_err(|e| e.to_string())?)
+        }
+    };
+    let log = Log::open(storage).map_err(|e| e.to_string())?;
+    let key = LogKey::load_or_create(&config.data_dir.join(LOG_KEY_FILE), DEFAULT_ORIGIN)
+        .map_err(|e| e.to_string())?;
+    Ok(ServedLog {
+        log: Arc::new(log),
+        key,
     })
-    .await
-    .map_err(|e| ServeError::Startup(format!("opening the log panicked: {e}")))?
-    .map_err(|e| ServeError::Startup(format!("opening the log: {e}")))?;
+}
+
+/// [`open_blocking`] off the async threads.
+pub(crate) async fn open(config: &Config) -> Result<ServedLog, ServeError> {
+    let config = config.clone();
+    let opened = tokio::task::spawn_blocking(move || open_blocking(&config))
+        .await
+        .map_err(|e| ServeError::Startup(format!("opening the log panicked: {e}")))?
+        .map_err(|e| ServeError::Startup(format!("opening the log: {e}")))?;
     tracing::info!(
         entries = opened.log.size(),
         public_key = opened.key.verifier_key(),
