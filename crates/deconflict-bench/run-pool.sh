@@ -21,6 +21,9 @@
 #   BENCH_BIN=target/release  where deconflict and deconflict-load are; when unset, they are built
 #   KEEP=0           1: keep the temporary directory (logs, JSON reports)
 #
+# After each load the script prints the CPU time (user + system) the servers and PostgreSQL
+# spent during it, in all and per request (PostgreSQL's only when scripts/pg.sh started it).
+#
 # Only loopback addresses are used. Every run is bounded in time.
 set -euo pipefail
 
@@ -111,6 +114,50 @@ start() {
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
+HZ=$(getconf CLK_TCK)
+# The PostgreSQL server's main process, when it is the one scripts/pg.sh started.
+POSTMASTER=
+if [[ -n ${DECONFLICT_TEST_PGDATA:-} && -r $DECONFLICT_TEST_PGDATA/postmaster.pid ]]; then
+    POSTMASTER=$(head -n 1 "$DECONFLICT_TEST_PGDATA/postmaster.pid")
+fi
+
+# CPU time (user + system, clock ticks) of the servers, and of PostgreSQL: its main process,
+# the children it has reaped, and its live backends.
+server_ticks() {
+    local t=0 p
+    for p in "${PIDS[@]}"; do
+        [[ -r /proc/$p/stat ]] && t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+    done
+    echo "$t"
+}
+pg_ticks() {
+    [[ -n $POSTMASTER && -r /proc/$POSTMASTER/stat ]] || { echo -1; return; }
+    local t p
+    t=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$POSTMASTER/stat")
+    for p in $(ps -o pid= --ppid "$POSTMASTER"); do
+        [[ -r /proc/$p/stat ]] && t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+    done
+    echo "$t"
+}
+
+# measure JSON COMMAND...: runs the load generator command, then prints the CPU time the
+# servers and PostgreSQL spent during it, in all and per request.
+measure() {
+    local json=$1 s0 p0 s1 p1 n
+    shift
+    s0=$(server_ticks)
+    p0=$(pg_ticks)
+    "$@"
+    s1=$(server_ticks)
+    p1=$(pg_ticks)
+    n=$(jq '[.. | objects | select(has("requests")) | .requests] | add' "$json")
+    awk -v s=$((s1 - s0)) -v p0="$p0" -v p=$((p1 - p0)) -v n="$n" -v hz="$HZ" 'BEGIN {
+        line = sprintf("   cpu: servers %.1f s (%.0f us per request)", s / hz, s / hz / n * 1e6)
+        if (p0 >= 0) line = line sprintf(", PostgreSQL %.1f s (%.0f us per request)", p / hz, p / hz / n * 1e6)
+        print line
+    }'
+}
+
 # run NAME URLS...: seed, then query, with the clients spread over URLS.
 run() {
     local name=$1
@@ -123,12 +170,14 @@ run() {
         --data-dir "$DATA" --lifetime 7200)
     echo "== $name: load average before $(loadavg)"
     echo "   deconflict-load --url $urls --threads $THREADS seed --count $COUNT --concurrency $CONCURRENCY --max-time 1200s"
-    "$BENCH_BIN/deconflict-load" --url "$urls" --threads "$THREADS" --json-out "$WORK/$name-seed.json" \
-        seed --count "$COUNT" --concurrency "$CONCURRENCY" --max-time 1200s | tee "$WORK/$name.txt"
+    measure "$WORK/$name-seed.json" \
+        "$BENCH_BIN/deconflict-load" --url "$urls" --threads "$THREADS" --json-out "$WORK/$name-seed.json" \
+        seed --count "$COUNT" --concurrency "$CONCURRENCY" --max-time 1200s 2>&1 | tee "$WORK/$name.txt"
     sleep 2
     echo "   deconflict-load --url $urls --threads $THREADS query --duration $DURATION --concurrency $CONCURRENCY"
-    "$BENCH_BIN/deconflict-load" --url "$urls" --threads "$THREADS" --json-out "$WORK/$name-query.json" \
-        query --duration "$DURATION" --concurrency "$CONCURRENCY" | tee -a "$WORK/$name.txt"
+    measure "$WORK/$name-query.json" \
+        "$BENCH_BIN/deconflict-load" --url "$urls" --threads "$THREADS" --json-out "$WORK/$name-query.json" \
+        query --duration "$DURATION" --concurrency "$CONCURRENCY" 2>&1 | tee -a "$WORK/$name.txt"
     echo "   load average after $(loadavg)"
 }
 

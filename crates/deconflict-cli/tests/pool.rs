@@ -189,6 +189,17 @@ impl Pool {
         Answer::of(r).await
     }
 
+    /// The operational intents in `area`, through instance `i`.
+    async fn query(&self, i: usize, token: &str, area: &Value) -> Answer {
+        self.post(
+            i,
+            &format!("{OI}/query"),
+            token,
+            &json!({ "area_of_interest": area }),
+        )
+        .await
+    }
+
     async fn delete(&self, i: usize, path: &str, token: &str) -> Answer {
         let r = self
             .client
@@ -346,14 +357,7 @@ async fn a_write_through_one_instance_is_seen_through_the_others_at_once() {
         let got = pool.get(i, &path, &t).await;
         got.expect(200);
         assert_eq!(got.oir()["ovn"], ovn1.as_str(), "through instance {i}");
-        let found = pool
-            .post(
-                i,
-                &format!("{OI}/query"),
-                &t,
-                &json!({"area_of_interest": area}),
-            )
-            .await;
+        let found = pool.query(i, &t, &area).await;
         found.expect(200);
         let ids: Vec<&str> = found.body["operational_intent_references"]
             .as_array()
@@ -419,6 +423,101 @@ async fn a_write_through_one_instance_is_seen_through_the_others_at_once() {
     );
 }
 
+/// The coherence window of the instances' in-memory images is zero: every write acknowledged
+/// through one instance is in the very next answer of the other, by id and by area, while
+/// both are busy with other queries and writes (so that catch-ups are in flight when the
+/// checking request arrives, which must then wait for one that started after it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_write_is_in_the_next_answer_of_the_other_instance() {
+    let Some(_serial) = serial(
+        "pool::every_acknowledged_write_is_in_the_next_answer",
+        &[PG_ENV],
+    )
+    .await
+    else {
+        return;
+    };
+    let pool = Arc::new(Pool::start(2).await);
+    let (lat, lng) = (20.0, 20.0);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+
+    // Background load on both instances: queries over the block, and writes elsewhere.
+    let mut background = Vec::new();
+    for c in 0..4 {
+        let (pool, stop) = (pool.clone(), stop.clone());
+        background.push(tokio::spawn(async move {
+            let t = pool.token(&format!("noise-{c}"));
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let i = (c + n) % 2;
+                if c % 2 == 0 {
+                    pool.query(i, &t, &square(lat, lng, 0.1)).await.expect(200);
+                } else {
+                    let area = cell(lat + 1.0, lng + c as f64, n);
+                    pool.put(i, &format!("{OI}/{}", id()), &t, &intent(area, &[]))
+                        .await
+                        .expect(201);
+                }
+                n += 1;
+            }
+            n
+        }));
+    }
+
+    // Checkers: write through one instance, then ask the other at once.
+    const CHECKERS: usize = 3;
+    const ROUNDS: usize = 40;
+    let mut checkers = Vec::new();
+    for c in 0..CHECKERS {
+        let pool = pool.clone();
+        checkers.push(tokio::spawn(async move {
+            let t = pool.token(&format!("checker-{c}"));
+            let mut misses = Vec::new();
+            for round in 0..ROUNDS {
+                let (w, r) = if round % 2 == 0 { (0, 1) } else { (1, 0) };
+                let oi = id();
+                let path = format!("{OI}/{oi}");
+                let area = cell(lat + c as f64 * 0.02, lng, round);
+                let made = pool.put(w, &path, &t, &intent(area.clone(), &[])).await;
+                made.expect(201);
+                let got = pool.get(r, &path, &t).await;
+                if got.status != 200 || got.oir()["ovn"] != made.ovn().as_str() {
+                    misses.push(format!("round {round}: GET {} {}", got.status, got.text));
+                }
+                let found = pool.query(r, &t, &area).await;
+                found.expect(200);
+                if !found.text.contains(&oi) {
+                    misses.push(format!("round {round}: query {}", found.text));
+                }
+                pool.delete(r, &format!("{path}/{}", made.ovn()), &t)
+                    .await
+                    .expect(200);
+                let gone = pool.get(w, &path, &t).await;
+                if gone.status != 404 {
+                    misses.push(format!("round {round}: after delete, GET {}", gone.status));
+                }
+            }
+            misses
+        }));
+    }
+    let mut misses = Vec::new();
+    for c in checkers {
+        misses.extend(c.await.unwrap());
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut noise = 0;
+    for b in background {
+        noise += b.await.unwrap();
+    }
+    assert!(noise > 0);
+    assert!(
+        misses.is_empty(),
+        "{} of {} checks missed a write acknowledged through the other instance: {misses:#?}",
+        misses.len(),
+        CHECKERS * ROUNDS * 3
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parties_racing_through_different_instances_never_both_win() {
     let Some(_serial) = serial(
@@ -457,14 +556,7 @@ async fn parties_racing_through_different_instances_never_both_win() {
             "round {round}: both parties got the same airspace"
         );
         // What the DSS holds there agrees with what the parties were told.
-        let held = pool
-            .post(
-                ib,
-                &format!("{OI}/query"),
-                &t1,
-                &json!({"area_of_interest": area}),
-            )
-            .await;
+        let held = pool.query(ib, &t1, &area).await;
         held.expect(200);
         let held: HashSet<String> = held.body["operational_intent_references"]
             .as_array()

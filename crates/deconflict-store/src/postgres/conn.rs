@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use postgres::{Client, Config, NoTls, Row, Statement};
 use r2d2_postgres::r2d2::ManageConnection;
@@ -58,6 +59,22 @@ impl Conn {
     ) -> Result<Vec<Row>, postgres::Error> {
         let s = self.statement(sql)?;
         self.client.query(&s, params)
+    }
+
+    /// Runs `sql` (prepared once per connection) and hands its rows to `each` as they arrive,
+    /// without holding them all.
+    pub(crate) fn for_each_row<E: From<postgres::Error>>(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        mut each: impl FnMut(Row) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let s = self.statement(sql)?;
+        let mut rows = self.client.query_raw(&s, params.iter().copied())?;
+        while let Some(row) = rows.next()? {
+            each(row)?;
+        }
+        Ok(())
     }
 
     /// Runs `sql` (prepared once per connection); the number of rows it changed.

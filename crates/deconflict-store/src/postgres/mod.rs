@@ -1,46 +1,53 @@
 //! The PostgreSQL backend, for a pool of `deconflict serve` instances sharing one database.
 //! It keeps to SQL that CockroachDB and YugabyteDB accept too.
 //!
-//! Unlike [`SqliteStore`](crate::SqliteStore), nothing is answered from memory: another
-//! instance may have written since. Every read and write runs in a database transaction; a
-//! write runs its rules at SERIALIZABLE against a [`ReadTx`] backed by SQL (with the changes
-//! of the transaction so far laid over it), then the changes are written and committed. When
-//! the database reports a serialization failure (SQLSTATE 40001) or a deadlock (40P01), the
-//! whole write, rules included, runs again after a jittered back-off, a bounded number of
-//! times; then the caller gets 409 "despite repeated attempts". Connection failures are 503.
+//! Every instance answers reads from an in-memory image of the database, as
+//! [`SqliteStore`](crate::SqliteStore) does, and keeps it coherent with the writes of every
+//! instance through numbered transactions (`image.rs`): before it answers, a read has the
+//! image caught up by one statement that started after the read arrived, so a write
+//! acknowledged through any instance is seen at once.
 //!
-//! **Group commit.** One instance runs one write transaction at a time (so only writes of
-//! different instances can conflict), and the writes that arrive while one is running share
-//! the next one, as on SQLite: each writer runs its own rules, in turn, in the open
-//! transaction, seeing the committed state plus the changes of the writes before it in the
-//! transaction; a writer whose rules refuse adds nothing (its error is its own), and the last
-//! writer in (none is waiting to join, or the batch is full) writes every change with a few
-//! array statements and commits, for all. If the transaction fails to serialize, every write in
-//! it runs again, rules included, in a later transaction; if it fails otherwise, each of them
-//! gets the error. Nothing is acknowledged before the commit.
+//! **Writes.** A write transaction runs at SERIALIZABLE. It first takes the next transaction
+//! number by updating the one row of `log_head`, which it keeps locked until it commits: write
+//! transactions of all instances therefore run one after the other, in number order (on
+//! PostgreSQL the table lock is taken before the transaction's snapshot, so that a writer that
+//! waited sees what the one before it committed, and none fails to serialize on the row). It
+//! then catches the image up to the number before its own, and the rules run against the image
+//! with the changes of the transaction so far laid over it: the keys are checked against
+//! everything committed, inside the transaction that writes. The changes are written under the
+//! transaction's number, it commits, and they are applied to the image. If a statement fails
+//! to serialize (SQLSTATE 40001, 40P01: a writer that does not take part in the numbering, or
+//! CockroachDB's own conflicts), the whole write, rules included, runs again after a jittered
+//! back-off, a bounded number of times; then the caller gets 409 "despite repeated attempts".
+//! Connection failures are 503.
 //!
-//! Reads run on REPEATABLE READ, read-only snapshots, in parallel. Every statement has a fixed
-//! text and is prepared once per connection (`conn.rs`); area look-ups pass their grid cells as
-//! array parameters (`area.rs`).
+//! **Group commit.** One instance runs one write transaction at a time, and the writes that
+//! arrive while one is running (or waiting for the lock) share the next one, as on SQLite: each
+//! writer runs its own rules, in turn, in the open transaction, seeing the committed state plus
+//! the changes of the writes before it in the transaction; a writer whose rules refuse adds
+//! nothing (its error is its own), and the last writer in (none is waiting to join, or the
+//! batch is full) writes every change with a few array statements and commits, for all.
+//! Nothing is acknowledged before the commit.
+//!
+//! Every statement has a fixed text and is prepared once per connection (`conn.rs`).
 
-mod area;
 mod conn;
 mod error;
+mod image;
 mod rows;
 mod schema;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use deconflict_core::ids::EntityId;
 use deconflict_core::memstate::{Layered, Overlay, Pending};
 use deconflict_core::model::Timestamp;
 use deconflict_core::store::{Expired, ReadTx, Store, Tx};
 use deconflict_core::{DssError, Result};
 use postgres::config::Host;
-use postgres::{Config, NoTls};
+use postgres::{Config, NoTls, SimpleQueryMessage};
 use r2d2_postgres::r2d2::{Pool, PooledConnection};
 
 pub use error::PgError;
@@ -48,7 +55,8 @@ pub use schema::SCHEMA_VERSION;
 
 use conn::{Conn, Flavour, Manager};
 use error::{classify, is_retryable, to_dss};
-use rows::{persist, SqlView};
+use image::Image;
+use rows::{persist, prune};
 
 /// Settings of a [`PostgresStore`].
 #[derive(Debug, Clone)]
@@ -91,6 +99,8 @@ pub struct PostgresStore {
     /// Write transactions committed.
     commits: AtomicU64,
     flavour: Flavour,
+    /// What this instance answers from.
+    image: Image,
     /// The write transaction being filled, and the right to run rules in it.
     writer: Mutex<Writer>,
     /// Writers waiting for `writer`: the last writer in commits.
@@ -103,18 +113,17 @@ pub struct PostgresStore {
 struct Writer {
     open: Option<Batch>,
     next_seq: u64,
-    /// Transactions of this instance that failed to serialize in a row.
-    failed_in_a_row: u32,
 }
 
 /// A write transaction that writers join.
 struct Batch {
+    /// This instance's count of its transactions, by which writers find their outcome.
     seq: u64,
+    /// The transaction's number in the database's order (`log_head`).
+    number: i64,
     conn: PooledConnection<Manager>,
     /// The changes of the writes that joined, in order.
     pending: Pending,
-    /// Stored extents read in the transaction (see [`SqlView::take_seen`]).
-    seen: HashMap<(i16, EntityId), Vec<u8>>,
     members: usize,
     /// Still to be committed or rolled back.
     open: bool,
@@ -194,20 +203,19 @@ pub fn migrate(url: &str) -> Result<Vec<i64>, PgError> {
     schema::run(&mut client)
 }
 
-/// On PostgreSQL, after this many write transactions of the instance in a row failed to
-/// serialize, the next runs alone: every write transaction first takes a lock on the empty
-/// `write_gate` table, shared normally, exclusive for such a one. The lock is taken before the
-/// transaction's first query, so its snapshot is taken once every write that was running has
-/// finished and none can start: it cannot fail to serialize again. Without this, writes that
-/// keep losing to others that keep arriving (as on a small table, where every write touches
-/// the same index pages) could exhaust their attempts.
-const GATE_AFTER_FAILURES: u32 = 2;
-const BEGIN_SHARED: &str =
-    "BEGIN ISOLATION LEVEL SERIALIZABLE; LOCK TABLE write_gate IN ROW SHARE MODE";
-const BEGIN_ALONE: &str =
-    "BEGIN ISOLATION LEVEL SERIALIZABLE; LOCK TABLE write_gate IN EXCLUSIVE MODE";
-const BEGIN_OTHER: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE";
-const BEGIN_READ: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+/// How a write transaction starts: it takes the next number, locking `log_head` until it
+/// commits. On PostgreSQL the table lock comes first: `LOCK TABLE` takes no snapshot, so the
+/// snapshot is taken once the writer before has committed (an `UPDATE` that waited would
+/// otherwise fail to serialize on the row it waited for). EXCLUSIVE mode lets plain reads of
+/// the table through.
+const BEGIN_POSTGRES: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE; \
+     LOCK TABLE log_head IN EXCLUSIVE MODE; \
+     UPDATE log_head SET seq = seq + 1 WHERE id = 1 RETURNING seq";
+const BEGIN_OTHER: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE; \
+     UPDATE log_head SET seq = seq + 1 WHERE id = 1 RETURNING seq";
+
+/// Tombstones are pruned by one transaction in this many.
+const PRUNE_EVERY: i64 = 1024;
 
 /// Sequence numbers of finished transactions kept for writers still to look theirs up.
 const OUTCOMES_KEPT: usize = 4096;
@@ -251,10 +259,10 @@ impl PostgresStore {
             retries: AtomicU64::new(0),
             commits: AtomicU64::new(0),
             flavour: Flavour::Other,
+            image: Image::empty(),
             writer: Mutex::new(Writer {
                 open: None,
                 next_seq: 1,
-                failed_in_a_row: 0,
             }),
             queued: AtomicUsize::new(0),
             outcomes: Mutex::new(BTreeMap::new()),
@@ -263,6 +271,7 @@ impl PostgresStore {
         let mut conn = store.conn()?;
         schema::run(&mut conn.client)?;
         store.flavour = conn.flavour;
+        store.image = Image::load(&mut conn)?;
         drop(conn);
         Ok(store)
     }
@@ -283,15 +292,40 @@ impl PostgresStore {
         self.commits.load(Ordering::Relaxed)
     }
 
-    /// Entities held, by kind (operational intents, constraints, subscriptions).
+    /// Entities held, by kind (operational intents, constraints, subscriptions), as of now.
     pub fn counts(&self) -> Result<(usize, usize, usize)> {
-        let mut conn = self.conn()?;
-        let view = SqlView::new(&mut conn);
-        let counts = view.counts();
-        match view.take_failure() {
-            Some(e) => Err(to_dss(&e)),
-            None => counts,
-        }
+        self.sync()?;
+        let state = self.image.read()?;
+        let m = &state.mem;
+        Ok((
+            m.operational_intents.len(),
+            m.constraints.len(),
+            m.subscriptions.len(),
+        ))
+    }
+
+    /// Brings the image up to every write committed before this call; see `image.rs`.
+    fn sync(&self) -> Result<()> {
+        self.image.sync(|| {
+            // A pooled connection the server closed shows on its first statement: one more
+            // try, on a fresh one.
+            let mut last = None;
+            for _ in 0..2 {
+                let mut conn = self.conn()?;
+                match self.image.catch_up(&mut conn, None) {
+                    Ok(()) => return Ok(()),
+                    Err(PgError::Sql(e)) if classify(&e) != error::Kind::Internal => {
+                        last = Some(e);
+                    }
+                    Err(PgError::Sql(e)) => return Err(self.failed("read", &e)),
+                    Err(other) => return Err(other.into()),
+                }
+            }
+            match last {
+                Some(e) => Err(self.failed("read", &e)),
+                None => Err(DssError::Internal("the catch-up did not run".into())),
+            }
+        })
     }
 
     fn conn(&self) -> Result<PooledConnection<Manager>, PgError> {
@@ -326,59 +360,6 @@ impl PostgresStore {
                 DssError::Unavailable(format!("{m} (database {})", self.target))
             }
             other => other,
-        }
-    }
-
-    /// A read outside any transaction, for readers that need one statement only (a query by
-    /// area or id): `None` when the reader needs more, and runs again in a transaction.
-    fn read_single(
-        &self,
-        conn: &mut Conn,
-        f: &mut dyn FnMut(&dyn ReadTx) -> Result<()>,
-    ) -> Option<Run> {
-        let (result, failure, more) = {
-            let view = SqlView::single_statement(conn);
-            let result = f(&view);
-            (result, view.take_failure(), view.needs_transaction())
-        };
-        match failure {
-            None if more => None,
-            None => Some(Run::Done(result)),
-            // Nothing ran before it on this connection, so a broken one shows here.
-            Some(e) if classify(&e) == error::Kind::Unavailable => Some(Run::Stale),
-            Some(e) if is_retryable(&e) => Some(Run::Retry(e.to_string())),
-            Some(e) => Some(Run::Done(Err(self.failed("read", &e)))),
-        }
-    }
-
-    fn read_once(&self, conn: &mut Conn, f: &mut dyn FnMut(&dyn ReadTx) -> Result<()>) -> Run {
-        if let Err(e) = conn.batch(BEGIN_READ) {
-            return if classify(&e) == error::Kind::Unavailable {
-                Run::Stale
-            } else {
-                Run::Done(Err(self.failed("read", &e)))
-            };
-        }
-        let (result, failure) = {
-            let view = SqlView::new(conn);
-            let result = f(&view);
-            (result, view.take_failure())
-        };
-        let end = match failure {
-            Some(e) => Err(e),
-            None => conn.batch("COMMIT"),
-        };
-        match end {
-            Ok(()) => Run::Done(result),
-            Err(e) => {
-                // A failed statement decides, whatever the read made of it.
-                let _ = conn.batch("ROLLBACK");
-                if is_retryable(&e) {
-                    Run::Retry(e.to_string())
-                } else {
-                    Run::Done(Err(self.failed("read", &e)))
-                }
-            }
         }
     }
 
@@ -471,20 +452,33 @@ impl PostgresStore {
         }
     }
 
-    /// Writes the changes of `batch` and commits; how that ended.
+    /// Writes the changes of `batch` under its number and commits; how that ended. A
+    /// committed batch is applied to the image.
     fn commit(&self, batch: &mut Batch) -> Outcome {
         let conn = &mut *batch.conn;
-        let result = if batch.pending.is_empty() {
-            conn.batch("COMMIT")
-        } else {
-            persist(conn, &mut batch.seen, batch.pending.changes())
-                .and_then(|()| conn.batch("COMMIT"))
-        };
+        let number = batch.number;
+        let now = chrono::Utc::now();
+        let result = persist(conn, number, now, batch.pending.changes())
+            .and_then(|()| {
+                if number % PRUNE_EVERY == 0 {
+                    prune(conn, now)
+                } else {
+                    Ok(())
+                }
+            })
+            .and_then(|()| conn.batch("COMMIT"));
         match result {
             Ok(()) => {
                 batch.open = false;
                 self.commits.fetch_add(1, Ordering::Relaxed);
-                Outcome::Committed
+                match self.image.apply_own(number, batch.pending.changes()) {
+                    Ok(()) => Outcome::Committed,
+                    // Committed all the same: a later catch-up brings the changes in.
+                    Err(e) => {
+                        tracing::error!(error = %e, "applying a commit to the image failed");
+                        Outcome::Committed
+                    }
+                }
             }
             Err(e) if is_retryable(&e) => Outcome::Retry,
             Err(e) => match self.failed("update", &e) {
@@ -492,6 +486,30 @@ impl PostgresStore {
                 other => Outcome::Internal(other.to_string()),
             },
         }
+    }
+
+    /// Opens a write transaction on `conn`: takes the next number (and with it the lock that
+    /// orders writers) and brings the image up to the number before it. Returns the number.
+    fn begin(&self, conn: &mut Conn) -> Result<i64, PgError> {
+        let begin = match self.flavour {
+            Flavour::PostgreSql => BEGIN_POSTGRES,
+            Flavour::Other => BEGIN_OTHER,
+        };
+        let mut number = None;
+        for m in conn.client.simple_query(begin)? {
+            if let SimpleQueryMessage::Row(r) = m {
+                number = r.get(0).and_then(|n| n.parse::<i64>().ok());
+            }
+        }
+        let number = number.ok_or_else(|| PgError::Schema("the log_head row is missing".into()))?;
+        let at = self
+            .image
+            .seq()
+            .map_err(|e| PgError::Corrupt(e.to_string()))?;
+        if at != number - 1 {
+            self.image.catch_up(conn, Some(number - 1))?;
+        }
+        Ok(number)
     }
 
     /// One run of a write: join the open transaction (or open one), run the rules in it, and
@@ -510,26 +528,27 @@ impl PostgresStore {
                 Ok(c) => c,
                 Err(e) => return Run::Done(Err(e.into())),
             };
-            let begin = match self.flavour {
-                Flavour::Other => BEGIN_OTHER,
-                Flavour::PostgreSql if w.failed_in_a_row >= GATE_AFTER_FAILURES => BEGIN_ALONE,
-                Flavour::PostgreSql => BEGIN_SHARED,
+            let number = match self.begin(&mut conn) {
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = conn.batch("ROLLBACK");
+                    return match e {
+                        PgError::Sql(e) => match classify(&e) {
+                            error::Kind::Unavailable => Run::Stale,
+                            error::Kind::Retry => Run::Retry(e.to_string()),
+                            error::Kind::Internal => Run::Done(Err(self.failed("update", &e))),
+                        },
+                        other => Run::Done(Err(other.into())),
+                    };
+                }
             };
-            if let Err(e) = conn.batch(begin) {
-                let _ = conn.batch("ROLLBACK");
-                return match classify(&e) {
-                    error::Kind::Unavailable => Run::Stale,
-                    error::Kind::Retry => Run::Retry(e.to_string()),
-                    error::Kind::Internal => Run::Done(Err(self.failed("update", &e))),
-                };
-            }
             let seq = w.next_seq;
             w.next_seq += 1;
             w.open = Some(Batch {
                 seq,
+                number,
                 conn,
                 pending: Pending::default(),
-                seen: HashMap::new(),
                 members: 0,
                 open: true,
             });
@@ -538,38 +557,19 @@ impl PostgresStore {
             return Run::Done(Err(DssError::Internal("no open write transaction".into())));
         };
         let seq = batch.seq;
-        let (result, failure, mine, seen) = {
-            let view = SqlView::for_write(&mut batch.conn);
+        let (result, mine) = {
+            let state = match self.image.read() {
+                Ok(s) => s,
+                Err(e) => return Run::Done(Err(e)),
+            };
             let below = Layered {
-                base: &view,
+                base: &state.mem,
                 top: &batch.pending,
             };
             let mut overlay = Overlay::new(&below);
             let result = f(&mut overlay);
-            let mine = overlay.into_pending();
-            (result, view.take_failure(), mine, view.take_seen())
+            (result, overlay.into_pending())
         };
-        batch.seen.extend(seen);
-        if let Some(e) = failure {
-            // The transaction is aborted, for every write in it: a failed statement decides,
-            // whatever the rules made of it.
-            let retry = is_retryable(&e);
-            if retry {
-                w.failed_in_a_row += 1;
-            }
-            w.open = None;
-            drop(w);
-            let outcome = if retry {
-                Outcome::Retry
-            } else {
-                match self.failed("update", &e) {
-                    DssError::Unavailable(m) => Outcome::Unavailable(m),
-                    other => Outcome::Internal(other.to_string()),
-                }
-            };
-            self.decide(seq, outcome.clone());
-            return self.outcome_run("update", &outcome);
-        }
         let refused = match result {
             Ok(()) => {
                 batch.pending.merge(mine);
@@ -600,11 +600,6 @@ impl PostgresStore {
             })));
         }
         let outcome = self.commit(&mut batch);
-        match outcome {
-            Outcome::Committed => w.failed_in_a_row = 0,
-            Outcome::Retry => w.failed_in_a_row += 1,
-            _ => {}
-        }
         drop(w);
         drop(batch);
         self.decide(seq, outcome.clone());
@@ -639,16 +634,9 @@ impl Drop for PostgresStore {
 
 impl Store for PostgresStore {
     fn read(&self, f: &mut dyn FnMut(&dyn ReadTx) -> Result<()>) -> Result<()> {
-        self.with_retry("read", |_| {
-            let mut conn = match self.conn() {
-                Ok(c) => c,
-                Err(e) => return Run::Done(Err(e.into())),
-            };
-            match self.read_single(&mut conn, f) {
-                Some(run) => run,
-                None => self.read_once(&mut conn, f),
-            }
-        })
+        self.sync()?;
+        let state = self.image.read()?;
+        f(&state.mem)
     }
 
     fn write(&self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
@@ -656,13 +644,8 @@ impl Store for PostgresStore {
     }
 
     fn expired(&self, cutoff: Timestamp) -> Result<Expired> {
-        let mut conn = self.conn()?;
-        let view = SqlView::new(&mut conn);
-        let expired = view.expired(cutoff);
-        match view.take_failure() {
-            Some(e) => Err(to_dss(&e)),
-            None => expired,
-        }
+        self.sync()?;
+        Ok(self.image.read()?.mem.expired(cutoff))
     }
 
     fn health(&self) -> Result<()> {

@@ -28,10 +28,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "documents",
         sql: include_str!("migrations/0002_documents.sql"),
     },
+    Migration {
+        version: 3,
+        name: "image",
+        sql: include_str!("migrations/0003_image.sql"),
+    },
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const ATTEMPTS: u32 = 10;
 
@@ -58,8 +63,13 @@ fn lost_race(e: &postgres::Error) -> bool {
     };
     // 40001/40P01: serialization failure, deadlock; 23505: unique violation (the version row,
     // or PostgreSQL's own catalogue on a concurrent CREATE TABLE); 42P07: table exists;
-    // 42710: the table's row type exists (another concurrent CREATE TABLE).
-    matches!(code.code(), "40001" | "40P01" | "23505" | "42P07" | "42710")
+    // 42710: the table's row type exists (another concurrent CREATE TABLE); 42701: column
+    // exists, 42P01: table missing, 42704: index missing (an ALTER, DROP TABLE or DROP INDEX
+    // that waited for another instance's migration of the same version).
+    matches!(
+        code.code(),
+        "40001" | "40P01" | "23505" | "42P07" | "42710" | "42701" | "42P01" | "42704"
+    )
 }
 
 fn run_once(client: &mut Client) -> Result<Vec<i64>, PgError> {
