@@ -449,7 +449,50 @@ async fn an_import_is_all_or_nothing_and_idempotent(backend: Backend) {
         .expect(403);
 }
 
+async fn a_closed_line_refuses_unregistered_subs_on_the_dss_too(backend: Backend) {
+    use deconflict_humanitarian::party::Party;
+    use deconflict_server::config::Humanitarian;
+    let app = spawn_app_configured(
+        backend,
+        deconflict_core::limits::Limits::default(),
+        Humanitarian {
+            dss_registered_only: true,
+            parties: vec![Party {
+                id: ARMED.into(),
+                role: Role::Armed,
+                name: String::new(),
+                contact: None,
+            }],
+            ..Humanitarian::default()
+        },
+    )
+    .await;
+    let stranger = app.token("uss9", &[SC, CP]);
+    app.put(
+        &format!("{OI}/{}", new_id()),
+        &stranger,
+        &intent(elsewhere(), &[]),
+    )
+    .await
+    .expect_error(403, "\"uss9\" (the token's sub) is not registered");
+    app.get(&format!("/uss/v1/constraints/{}", new_id()), &stranger)
+        .await
+        .expect_error(403, "not registered");
+    // Reading the DSS stays open; writing is for parties, within their role.
+    app.post(&format!("{OI}/query"), &stranger, &query(elsewhere()))
+        .await
+        .expect(200);
+    app.put(
+        &format!("{OI}/{}", new_id()),
+        &token(&app, ARMED),
+        &intent(elsewhere(), &[]),
+    )
+    .await
+    .expect(201);
+}
+
 backend_tests!(
+    a_closed_line_refuses_unregistered_subs_on_the_dss_too,
     parties_are_managed_by_coordinators_only,
     a_site_is_a_constraint_whose_details_carry_its_ovn,
     each_role_acts_only_within_it_and_refusals_change_nothing,
