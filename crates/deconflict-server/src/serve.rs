@@ -118,7 +118,8 @@ impl Server {
             self.config.purge_grace,
         );
         // A pool's other instances may register parties; one instance alone sees all its own.
-        let refresher = (!self.state.store.reads_from_memory()).then(|| {
+        let pooled = matches!(self.config.store, StoreConfig::Postgres { .. });
+        let refresher = pooled.then(|| {
             self.state
                 .layer
                 .spawn_refresh(Arc::clone(&self.state.store))
