@@ -109,14 +109,27 @@ impl LogKey {
                 if let Some(dir) = path.parent() {
                     std::fs::create_dir_all(dir).map_err(io)?;
                 }
+                // Written whole under a temporary name, then linked into place, which fails if
+                // another process (an instance of a pool sharing the folder) got there first:
+                // then its key is the one.
+                let nonce = rand_core::RngCore::next_u64(&mut rand_core::OsRng);
+                let tmp = path.with_extension(format!("tmp-{nonce:016x}"));
                 let mut opts = std::fs::OpenOptions::new();
-                opts.write(true).create_new(true);
+                opts.write(true).create(true).truncate(true);
                 #[cfg(unix)]
                 std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-                let mut f = opts.open(path).map_err(io)?;
+                let mut f = opts.open(&tmp).map_err(io)?;
                 std::io::Write::write_all(&mut f, format!("{skey}\n").as_bytes()).map_err(io)?;
                 f.sync_all().map_err(io)?;
-                Ok(key)
+                let linked = std::fs::hard_link(&tmp, path);
+                let _ = std::fs::remove_file(&tmp);
+                match linked {
+                    Ok(()) => Ok(key),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        Self::load_or_create(path, origin)
+                    }
+                    Err(e) => Err(io(e)),
+                }
             }
             Err(e) => Err(io(e)),
         }
@@ -294,5 +307,26 @@ mod tests {
             LogKey::load_or_create(&path, "other.example"),
             Err(CheckpointError::WrongOrigin { .. })
         ));
+    }
+
+    #[test]
+    fn processes_racing_to_make_the_key_end_with_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.key");
+        let keys: Vec<String> = std::thread::scope(|s| {
+            let racers: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| LogKey::load_or_create(&path, "o.example").unwrap()))
+                .collect();
+            racers
+                .into_iter()
+                .map(|r| r.join().unwrap().verifier_key().to_string())
+                .collect()
+        });
+        assert!(keys.iter().all(|k| k == &keys[0]), "{keys:?}");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
     }
 }
