@@ -563,6 +563,26 @@ max_body_bytes = 2048
     }
 
     #[test]
+    fn the_demo_configuration_of_the_readme_loads_with_one_party_of_each_role() {
+        let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../demo/deconflict.toml");
+        let c = Config::load(&args(&["--config", demo.to_str().expect("utf-8")]))
+            .expect("the README's run command loads demo/deconflict.toml");
+        let role_of = |id: &str| {
+            c.humanitarian
+                .parties
+                .iter()
+                .find(|p| p.id == id)
+                .map(|p| p.role)
+        };
+        use deconflict_humanitarian::party::Role;
+        assert_eq!(role_of("coord"), Some(Role::Coordinator));
+        assert_eq!(role_of("cell"), Some(Role::Humanitarian));
+        assert_eq!(role_of("alpha"), Some(Role::Armed));
+        assert_eq!(role_of("bravo"), Some(Role::Armed));
+        assert_eq!(role_of("monitor"), Some(Role::Observer));
+    }
+
+    #[test]
     fn parties_come_from_the_humanitarian_section() {
         let dir = tempfile::tempdir().expect("tempdir");
         let ok = write_file(
