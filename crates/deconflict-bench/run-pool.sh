@@ -77,18 +77,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-    local p
-    for _ in $(seq 1 100); do
-        p=$((20000 + RANDOM % 20000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            echo "$p"
-            return 0
-        fi
-    done
-    echo "no free port found" >&2
-    return 1
-}
+# shellcheck source=ports.sh
+source crates/deconflict-bench/ports.sh
 
 # A fresh database on the server; DB_URL is set to its URL.
 fresh_db() {
