@@ -95,6 +95,19 @@ impl Documents {
             .map(|m| m.values().cloned().collect())
             .unwrap_or_default()
     }
+    /// The first `limit` of `kind` whose id sorts after `after`.
+    pub fn after(&self, kind: &str, after: &str, limit: usize) -> Vec<Arc<Document>> {
+        use std::ops::Bound;
+        self.0
+            .get(kind)
+            .map(|m| {
+                m.range::<str, _>((Bound::Excluded(after), Bound::Unbounded))
+                    .take(limit)
+                    .map(|(_, d)| d.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
     pub fn put(&mut self, d: Arc<Document>) {
         self.0
             .entry(d.kind.clone())
@@ -195,6 +208,9 @@ impl ReadTx for MemState {
     }
     fn documents(&self, kind: &str) -> Result<Vec<Arc<Document>>> {
         Ok(self.documents.of_kind(kind))
+    }
+    fn documents_after(&self, kind: &str, after: &str, limit: usize) -> Result<Vec<Arc<Document>>> {
+        Ok(self.documents.after(kind, after, limit))
     }
 }
 
@@ -390,6 +406,25 @@ impl ReadTx for Layered<'_> {
         }
         Ok(by_id.into_values().collect())
     }
+    fn documents_after(&self, kind: &str, after: &str, limit: usize) -> Result<Vec<Arc<Document>>> {
+        let mine: Vec<_> = self
+            .top
+            .docs
+            .iter()
+            .filter(|((k, id), _)| k == kind && id.as_str() > after)
+            .collect();
+        // Ask the base for as many more as this layer may remove, so that `limit` still fill.
+        let below = self.base.documents_after(kind, after, limit + mine.len())?;
+        let mut by_id: BTreeMap<String, Arc<Document>> =
+            below.into_iter().map(|d| (d.id.clone(), d)).collect();
+        for ((_, id), d) in mine {
+            match d {
+                Some(d) => by_id.insert(id.clone(), d.clone()),
+                None => by_id.remove(id),
+            };
+        }
+        Ok(by_id.into_values().take(limit).collect())
+    }
 }
 
 /// A write transaction over `base`: reads see the base with this transaction's own changes
@@ -461,6 +496,9 @@ impl ReadTx for Overlay<'_> {
     }
     fn documents(&self, kind: &str) -> Result<Vec<Arc<Document>>> {
         self.view().documents(kind)
+    }
+    fn documents_after(&self, kind: &str, after: &str, limit: usize) -> Result<Vec<Arc<Document>>> {
+        self.view().documents_after(kind, after, limit)
     }
 }
 
@@ -592,6 +630,19 @@ mod tests {
         assert_eq!(listed, [("b".into(), "2".into()), ("c".into(), "2".into())]);
         assert!(tx.document("site", "a").unwrap().is_none());
         assert_eq!(tx.documents("movement").unwrap().len(), 1);
+        // A cursor sees the same list: "a", deleted here, neither shows nor eats the limit.
+        let after = |after: &str, limit: usize| -> Vec<(String, String)> {
+            tx.documents_after("site", after, limit)
+                .unwrap()
+                .iter()
+                .map(|d| (d.id.clone(), d.body.clone()))
+                .collect()
+        };
+        assert_eq!(after("", 1), [("b".into(), "2".into())]);
+        assert_eq!(after("b", 10), [("c".into(), "2".into())]);
+        assert_eq!(after("", 10), listed);
+        assert!(after("c", 10).is_empty());
+        assert_eq!(base.documents_after("site", "a", 10).unwrap().len(), 1);
         // The base is untouched until the changes are applied to it.
         assert_eq!(base.documents("site").unwrap().len(), 2);
         let pending = tx.into_pending();

@@ -55,6 +55,14 @@ pub trait ReadTx {
     fn document(&self, kind: &str, id: &str) -> Result<Option<Arc<Document>>>;
     /// Every [`Document`] of `kind`, by id.
     fn documents(&self, kind: &str) -> Result<Vec<Arc<Document>>>;
+    /// The first `limit` [`Document`]s of `kind` whose id sorts after `after` (by the bytes
+    /// of the id), in id order: a cursor over a kind without listing all of it.
+    fn documents_after(&self, kind: &str, after: &str, limit: usize) -> Result<Vec<Arc<Document>>> {
+        let mut found = self.documents(kind)?;
+        found.retain(|d| d.id.as_str() > after);
+        found.truncate(limit);
+        Ok(found)
+    }
 }
 
 /// One write. Later reads in the same transaction see it.

@@ -2,17 +2,21 @@
 //! ([`party`]), protected sites ([`site`]) and aid movements ([`movement`]) as humanitarian
 //! parties notify them, the corridor of a movement as DSS volumes ([`corridor`]), the import
 //! and export of sites in GeoJSON and CSV ([`exchange`]), and their publication into the DSS as
-//! constraints and operational intents managed on the party's behalf ([`publish`]).
+//! constraints and operational intents managed on the party's behalf ([`publish`]); the
+//! conflicts every write of an extent makes with other parties' extents ([`conflict`]) and
+//! the notifications that tell both sides, with minimum disclosure ([`notification`]).
 //!
 //! Like `deconflict-core`, this crate does no I/O: publication runs inside a store transaction
 //! ([`deconflict_core::store::Tx`]) so that a site or movement and its DSS entity are written
 //! together or not at all. Errors are [`deconflict_core::DssError`]s naming the field and the
 //! rule, so the server maps them to HTTP like every other refusal.
 
+pub mod conflict;
 pub mod corridor;
 pub mod exchange;
 pub mod geometry;
 pub mod movement;
+pub mod notification;
 pub mod party;
 pub mod publish;
 pub mod site;

@@ -42,7 +42,7 @@ impl Role {
         use Action::*;
         use Role::*;
         match action {
-            ManageParties => self == Coordinator,
+            ManageParties | ReadAllNotifications => self == Coordinator,
             ReadLayer => true,
             NotifySites | NotifyMovements => self == Humanitarian,
             DssOperations | DssConstraints => self == Armed,
@@ -56,8 +56,10 @@ impl Role {
 pub enum Action {
     /// Add, change or remove parties.
     ManageParties,
-    /// Read parties, sites, movements and their DSS details.
+    /// Read parties, sites, movements and their DSS details, and its own notifications.
     ReadLayer,
+    /// Read the notifications of other parties.
+    ReadAllNotifications,
     /// Create, change or withdraw its own protected sites.
     NotifySites,
     /// Create, change or withdraw its own movements.
@@ -77,6 +79,7 @@ impl Action {
         match self {
             Action::ManageParties => "manage parties",
             Action::ReadLayer => "read the humanitarian layer",
+            Action::ReadAllNotifications => "read other parties' notifications",
             Action::NotifySites => "notify protected sites",
             Action::NotifyMovements => "notify movements",
             Action::DssOperations => "write operational intents (operations)",
@@ -169,6 +172,11 @@ impl Registry {
         self.configured.get(id).or_else(|| self.registered.get(id))
     }
 
+    /// Whether no party is known at all (a plain DSS).
+    pub fn is_empty(&self) -> bool {
+        self.configured.is_empty() && self.registered.is_empty()
+    }
+
     pub fn is_configured(&self, id: &str) -> bool {
         self.configured.contains_key(id)
     }
@@ -254,12 +262,16 @@ mod tests {
                     DssOther,
                 ],
             ),
-            (Role::Coordinator, vec![ReadLayer, ManageParties]),
+            (
+                Role::Coordinator,
+                vec![ReadLayer, ManageParties, ReadAllNotifications],
+            ),
             (Role::Observer, vec![ReadLayer]),
         ];
         let all = [
             ManageParties,
             ReadLayer,
+            ReadAllNotifications,
             NotifySites,
             NotifyMovements,
             DssOperations,

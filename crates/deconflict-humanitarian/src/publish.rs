@@ -21,6 +21,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::movement::{self, Movement, ValidMovement};
+use crate::notification::DssType;
 use crate::party::Action;
 use crate::site::{self, Site, ValidSite};
 
@@ -107,6 +108,8 @@ pub trait Notified: Serialize + DeserializeOwned + Clone + Send + Sync + 'static
     const DSS_FIELD: &'static str;
     /// What a party must be allowed to notify one.
     const ACTION: Action;
+    /// What its DSS entity is.
+    const DSS_TYPE: DssType;
     /// As notified.
     type Input: DeserializeOwned + Send + 'static;
     /// Checked, ready to publish.
@@ -155,6 +158,7 @@ impl Notified for Site {
     const PLURAL: &'static str = "sites";
     const DSS_FIELD: &'static str = "constraint";
     const ACTION: Action = Action::NotifySites;
+    const DSS_TYPE: DssType = DssType::Constraint;
     type Input = site::SiteInput;
     type Valid = ValidSite;
     type Reference = wire::ConstraintReference;
@@ -211,6 +215,7 @@ impl Notified for Movement {
     const PLURAL: &'static str = "movements";
     const DSS_FIELD: &'static str = "operational_intent";
     const ACTION: Action = Action::NotifyMovements;
+    const DSS_TYPE: DssType = DssType::OperationalIntent;
     type Input = movement::MovementInput;
     type Valid = ValidMovement;
     type Reference = wire::OperationalIntentReference;

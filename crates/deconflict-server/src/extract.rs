@@ -208,6 +208,24 @@ where
     }
 }
 
+/// A query string; one that does not fit `T` is a 400 naming the parameter.
+pub struct QueryParams<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for QueryParams<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| QueryParams(q.0))
+            .map_err(|e| ApiError::bad("query", e.body_text()))
+    }
+}
+
 /// The `security` lists of `utm.yaml`, one type per distinct list.
 pub mod require {
     use super::ScopeRequirement;

@@ -23,7 +23,8 @@ pub struct Layer {
     /// The `uss_base_url` of what this server publishes, without a trailing `/`.
     pub base_url: String,
     pub dss_registered_only: bool,
-    registry: RwLock<Registry>,
+    /// Replaced whole on a change, so that a write can hold a snapshot for its conflicts.
+    registry: RwLock<Arc<Registry>>,
     /// The store's id salt ([`publish::id_salt`]), once read.
     id_salt: OnceLock<String>,
 }
@@ -38,7 +39,7 @@ impl Layer {
         Ok(Self {
             base_url: config.base_url.clone().unwrap_or(default_base_url),
             dss_registered_only: config.dss_registered_only,
-            registry: RwLock::new(Registry::new(config.parties.clone())?),
+            registry: RwLock::new(Arc::new(Registry::new(config.parties.clone())?)),
             id_salt: OnceLock::new(),
         })
     }
@@ -48,7 +49,7 @@ impl Layer {
         Self {
             base_url,
             dss_registered_only: false,
-            registry: RwLock::new(Registry::default()),
+            registry: RwLock::new(Arc::new(Registry::default())),
             id_salt: OnceLock::new(),
         }
     }
@@ -69,6 +70,11 @@ impl Layer {
             return Ok(());
         }
         reg.authorize(sub, action).map(|_| ())
+    }
+
+    /// The registry as it is now, for a write's conflicts (who to tell, how to reach whom).
+    pub fn registry(&self) -> Result<Arc<Registry>, DssError> {
+        Ok(Arc::clone(&*self.registry.read().map_err(poisoned)?))
     }
 
     pub fn party(&self, id: &str) -> Result<Option<Party>, DssError> {
@@ -96,10 +102,8 @@ impl Layer {
     /// Re-reads the parties registered through the API from `store`.
     pub fn reload(&self, store: &dyn Store) -> Result<(), DssError> {
         let parties = store::read(store, |tx| publish::all::<Party>(tx, party::KIND))?;
-        self.registry
-            .write()
-            .map_err(poisoned)?
-            .set_registered(parties);
+        let mut reg = self.registry.write().map_err(poisoned)?;
+        Arc::make_mut(&mut reg).set_registered(parties);
         Ok(())
     }
 

@@ -13,6 +13,7 @@
 
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod layer;
 pub mod purge;

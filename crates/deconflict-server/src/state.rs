@@ -9,7 +9,10 @@ use deconflict_core::limits::Limits;
 use deconflict_core::store::{self, ReadTx, Store, Tx};
 use deconflict_core::{DssError, Result};
 
+use deconflict_humanitarian::conflict::{self, Written};
+
 use crate::error::ApiError;
+use crate::events::Events;
 use crate::layer::Layer;
 use crate::tlog::ServedLog;
 
@@ -29,6 +32,8 @@ pub struct AppState {
     pub layer: Arc<Layer>,
     /// The tamper-evident log, when this server keeps one (`serve` always does).
     pub log: Option<Arc<ServedLog>>,
+    /// Wakes the readers of notifications after a write made some.
+    pub events: Arc<Events>,
 }
 
 /// The default of [`AppState::request_timeout`].
@@ -45,6 +50,7 @@ impl AppState {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             layer: Arc::new(Layer::without_parties("http://localhost:8082".into())),
             log: None,
+            events: Arc::new(Events::default()),
         }
     }
 
@@ -103,6 +109,34 @@ impl AppState {
     {
         let store = Arc::clone(&self.store);
         blocking(move || store::write(&*store, f)).await
+    }
+}
+
+impl AppState {
+    /// Runs `f` like [`AppState::write`]; then, in the same transaction, finds the conflicts of
+    /// each extent `f` says it wrote with the other parties' extents, records them and
+    /// notifies both sides ([`conflict::on_write`]). Readers of notifications are woken after
+    /// the commit; nothing waits for them.
+    pub async fn write_extents<T, F>(&self, now: DateTime<Utc>, mut f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut dyn Tx) -> Result<(T, Vec<Written>)> + Send + 'static,
+    {
+        let parties = self.layer.registry()?;
+        let (out, made) = self
+            .write(move |tx| {
+                let (out, written) = f(tx)?;
+                let mut made = 0;
+                for w in written {
+                    made += conflict::on_write(tx, w, &parties, now)?.len();
+                }
+                Ok((out, made))
+            })
+            .await?;
+        if made > 0 {
+            self.events.notified();
+        }
+        Ok(out)
     }
 }
 

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use deconflict_core::rules::operational_intents as rules;
 use deconflict_core::{parse, wire};
+use deconflict_humanitarian::conflict::Written;
 
 use crate::error::ApiError;
 use crate::extract::require::{OiRead, OiWrite};
@@ -70,8 +71,11 @@ async fn put(
     let now = st.now();
     let req = parse::put_operational_intent(id, ovn, &body, &st.limits, now)?;
     let caller = auth.caller();
+    let written = Written::intent(req.id);
     let (resp, created) = st
-        .write(move |tx| rules::put(tx, &caller, &req, now))
+        .write_extents(now, move |tx| {
+            Ok((rules::put(tx, &caller, &req, now)?, vec![written]))
+        })
         .await?;
     Ok((super::created_or_ok(created), axum::Json(resp)))
 }

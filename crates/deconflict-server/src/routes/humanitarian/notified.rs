@@ -5,6 +5,7 @@
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use deconflict_core::DssError;
+use deconflict_humanitarian::conflict::Written;
 use deconflict_humanitarian::party::Action;
 use deconflict_humanitarian::publish::{self, Notified, Outcome};
 use serde::Deserialize;
@@ -34,6 +35,18 @@ async fn view<T: Notified>(st: &AppState, record: T) -> Result<Value, ApiError> 
         );
     }
     Ok(v)
+}
+
+/// The extent a notification wrote, to look for conflicts around; none when nothing changed.
+pub(super) fn written<T: Notified>(record: &T, outcome: Outcome) -> Result<Vec<Written>, DssError> {
+    if outcome == Outcome::Unchanged {
+        return Ok(Vec::new());
+    }
+    let id = deconflict_core::parse::entity_id("id", record.id())?;
+    Ok(vec![Written {
+        dss_type: T::DSS_TYPE,
+        id,
+    }])
 }
 
 async fn stored<T: Notified>(st: &AppState, id: &str) -> Result<T, ApiError> {
@@ -77,7 +90,11 @@ async fn notify<T: Notified>(
     let valid = T::validate(&input, &party.id, &salt, now, &st.limits)?;
     let (base, limits) = (st.layer.base_url.clone(), st.limits.clone());
     let (record, outcome) = st
-        .write(move |tx| T::put(tx, &party.id, &valid, &base, &limits, now))
+        .write_extents(now, move |tx| {
+            let (record, outcome) = T::put(tx, &party.id, &valid, &base, &limits, now)?;
+            let written = written::<T>(&record, outcome)?;
+            Ok(((record, outcome), written))
+        })
         .await?;
     let status = if outcome == Outcome::Created {
         StatusCode::CREATED

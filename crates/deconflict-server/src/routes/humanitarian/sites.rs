@@ -83,10 +83,12 @@ pub async fn import(
     }
     let (base, limits) = (st.layer.base_url.clone(), st.limits.clone());
     let imported = st
-        .write(move |tx| {
+        .write_extents(now, move |tx| {
             let mut out = Vec::with_capacity(valid.len());
+            let mut written = Vec::new();
             for (index, v) in &valid {
                 let (site, outcome) = publish::put_site(tx, &party.id, v, &base, &limits, now)?;
+                written.extend(super::notified::written(&site, outcome)?);
                 out.push(Imported {
                     index: *index,
                     id: site.id,
@@ -94,7 +96,7 @@ pub async fn import(
                     outcome,
                 });
             }
-            Ok(out)
+            Ok((out, written))
         })
         .await?;
     Ok(axum::Json(ImportReport { imported, refused }))

@@ -1,0 +1,201 @@
+//! Conflicts and notifications over HTTP: an armed party's operation over a protected site
+//! tells each side what it may know and nothing more; each party reads only its own
+//! notifications; bad requests are refused naming the field.
+
+use deconflict_core::limits::Limits;
+use deconflict_humanitarian::party::{Party, Role};
+use deconflict_server::config::Humanitarian;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+pub const COORD: &str = "coord";
+pub const NGO: &str = "ngo";
+pub const ALPHA: &str = "alpha";
+pub const BRAVO: &str = "bravo";
+pub const OBSERVER: &str = "monitor";
+pub const ALPHA_CONTACT: &str = "Alpha liaison, +1 555 0100";
+pub const NGO_CONTACT: &str = "NGO desk, +41 22 000 00 00";
+
+pub fn parties() -> Vec<Party> {
+    let p = |id: &str, role, contact: Option<&str>| Party {
+        id: id.into(),
+        role,
+        name: format!("Party {id}"),
+        contact: contact.map(Into::into),
+    };
+    vec![
+        p(COORD, Role::Coordinator, None),
+        p(NGO, Role::Humanitarian, Some(NGO_CONTACT)),
+        p(ALPHA, Role::Armed, Some(ALPHA_CONTACT)),
+        p(BRAVO, Role::Armed, None),
+        p(OBSERVER, Role::Observer, None),
+    ]
+}
+
+pub async fn app(backend: Backend) -> TestApp {
+    let humanitarian = Humanitarian {
+        parties: parties(),
+        ..Humanitarian::default()
+    };
+    spawn_app_configured(backend, Limits::default(), humanitarian).await
+}
+
+pub fn token(app: &TestApp, party: &str) -> String {
+    app.token(party, &[SC, CM])
+}
+
+/// A hospital inside [`here`].
+pub fn hospital() -> Value {
+    json!({
+        "external_id": "H-1", "name": "Hôpital du lac", "category": "hospital",
+        "geometry": {"type": "Point", "coordinates": [6.505, 46.405]}, "radius_m": 150
+    })
+}
+
+/// The NGO's hospital and Alpha's operation over it; the site's id and the operation's id.
+pub async fn site_and_operation(app: &TestApp) -> (String, String) {
+    let site = app.post("/v1/sites", &token(app, NGO), &hospital()).await;
+    site.expect(201);
+    let op = new_id();
+    app.put(
+        &format!("{OI}/{op}"),
+        &token(app, ALPHA),
+        &intent(here(), &[]),
+    )
+    .await
+    .expect(201);
+    (site.body["site"]["id"].as_str().unwrap().to_owned(), op)
+}
+
+async fn list(app: &TestApp, party: &str) -> Vec<Value> {
+    let a = app.get("/v1/notifications", &token(app, party)).await;
+    a.expect(200);
+    a.body["notifications"].as_array().unwrap().clone()
+}
+
+async fn an_operation_over_a_site_tells_each_side_only_its_share(backend: Backend) {
+    let app = app(backend).await;
+    let (site, op) = site_and_operation(&app).await;
+    let constraint_ovn = app
+        .get(&format!("/v1/sites/{site}"), &token(&app, NGO))
+        .await
+        .body["constraint"]["ovn"]
+        .clone();
+    let op_ovn = app
+        .get(&format!("{OI}/{op}"), &token(&app, ALPHA))
+        .await
+        .body["operational_intent_reference"]["ovn"]
+        .clone();
+    assert!(op_ovn.is_string());
+
+    let armed = list(&app, ALPHA).await;
+    assert_eq!(armed.len(), 1, "{armed:?}");
+    let a = &armed[0];
+    assert_eq!(a["recipient"], ALPHA);
+    assert_eq!(a["seq"], 1);
+    assert_eq!(a["about"], "site");
+    assert_eq!(a["ack_required"], true);
+    assert_eq!(a["disclosure"]["type"], "site");
+    assert_eq!(a["disclosure"]["site"]["id"], site.as_str());
+    assert_eq!(a["disclosure"]["site"]["name"], "Hôpital du lac");
+    assert_eq!(a["disclosure"]["site"]["geometry"]["type"], "Point");
+    assert_eq!(a["disclosure"]["ovn"], constraint_ovn);
+    assert_eq!(a["disclosure"]["intersects"]["id"], op.as_str());
+    assert_eq!(a["disclosure"]["notified_by"]["contact"], NGO_CONTACT);
+
+    let humanitarian = list(&app, NGO).await;
+    assert_eq!(humanitarian.len(), 1, "{humanitarian:?}");
+    let h = &humanitarian[0];
+    assert_eq!(h["about"], "conflict");
+    assert_eq!(h["ack_required"], false);
+    assert_eq!(h["conflict"], a["conflict"]);
+    assert_eq!(h["disclosure"]["intersects"]["id"], site.as_str());
+    assert_eq!(h["disclosure"]["operator"]["party"], ALPHA);
+    assert_eq!(h["disclosure"]["operator"]["role"], "armed");
+    assert_eq!(h["disclosure"]["operator"]["contact"], ALPHA_CONTACT);
+    assert!(h["disclosure"]["window"]["start"].is_string());
+    let text = h.to_string();
+    for secret in [
+        op.as_str(),
+        op_ovn.as_str().unwrap(),
+        "uss.example",
+        "46.4",
+        "ovn",
+    ] {
+        assert!(
+            !text.contains(secret),
+            "{secret} disclosed to the NGO: {text}"
+        );
+    }
+
+    // Nobody else hears of it, and nobody reads another's notification.
+    assert!(list(&app, BRAVO).await.is_empty());
+    assert!(list(&app, OBSERVER).await.is_empty());
+    assert!(list(&app, COORD).await.is_empty());
+    let path = format!("/v1/notifications/{}", a["id"].as_str().unwrap());
+    for other in [NGO, BRAVO, OBSERVER] {
+        app.get(&path, &token(&app, other))
+            .await
+            .expect_error(404, "not found");
+    }
+    app.get(&path, &token(&app, "stranger"))
+        .await
+        .expect_error(403, "not registered");
+    let own = app.get(&path, &token(&app, ALPHA)).await;
+    own.expect(200);
+    assert_eq!(&own.body, a);
+    // The coordinator sees the whole layer.
+    app.get(&path, &token(&app, COORD)).await.expect(200);
+    let theirs = app
+        .get("/v1/notifications?recipient=alpha", &token(&app, COORD))
+        .await;
+    theirs.expect(200);
+    assert_eq!(theirs.body["notifications"][0], *a);
+    for other in [NGO, OBSERVER] {
+        app.get("/v1/notifications?recipient=alpha", &token(&app, other))
+            .await
+            .expect_error(403, "other parties' notifications");
+    }
+
+    // Writing the same operation again tells nobody anything new; moving it away neither.
+    let ovn = op_ovn.as_str().unwrap();
+    app.put(
+        &format!("{OI}/{op}/{ovn}"),
+        &token(&app, ALPHA),
+        &intent(elsewhere(), &[]),
+    )
+    .await
+    .expect(200);
+    assert_eq!(list(&app, ALPHA).await.len(), 1);
+    assert_eq!(list(&app, NGO).await.len(), 1);
+}
+
+async fn bad_notification_requests_are_refused_naming_the_field(backend: Backend) {
+    let app = app(backend).await;
+    let t = token(&app, ALPHA);
+    for (path, status, field) in [
+        ("/v1/notifications/not-a-uuid", 400, "id"),
+        ("/v1/notifications?limit=0", 400, "limit"),
+        ("/v1/notifications?limit=1001", 400, "limit"),
+        ("/v1/notifications?after=-1", 400, "after"),
+        ("/v1/notifications?after=x", 400, "after"),
+        ("/v1/notifications?colour=red", 400, "colour"),
+    ] {
+        app.get(path, &t).await.expect_error(status, field);
+    }
+    app.get(&format!("/v1/notifications/{}", new_id()), &t)
+        .await
+        .expect_error(404, "not found");
+    app.send(reqwest::Method::GET, "/v1/notifications", None, None)
+        .await
+        .expect(401);
+    let listed = app.get("/v1/notifications?after=5&limit=1", &t).await;
+    listed.expect(200);
+    assert_eq!(listed.body["head"], 0);
+}
+
+backend_tests!(
+    an_operation_over_a_site_tells_each_side_only_its_share,
+    bad_notification_requests_are_refused_naming_the_field,
+);
