@@ -2,6 +2,8 @@
 //! tells each side what it may know and nothing more; each party reads only its own
 //! notifications; bad requests are refused naming the field.
 
+use std::time::Duration;
+
 use deconflict_core::limits::Limits;
 use deconflict_humanitarian::party::{Party, Role};
 use deconflict_server::config::Humanitarian;
@@ -195,7 +197,159 @@ async fn bad_notification_requests_are_refused_naming_the_field(backend: Backend
     assert_eq!(listed.body["head"], 0);
 }
 
+/// A client of `/v1/events` over real HTTP.
+pub struct EventStream {
+    resp: reqwest::Response,
+    buf: String,
+}
+
+impl EventStream {
+    pub async fn open(app: &TestApp, party: &str, last_event_id: Option<&str>) -> Self {
+        let mut req = app
+            .client
+            .get(format!("{}/v1/events", app.base))
+            .bearer_auth(token(app, party));
+        if let Some(id) = last_event_id {
+            req = req.header("Last-Event-ID", id);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(
+            resp.headers()["content-type"].to_str().unwrap(),
+            "text/event-stream"
+        );
+        Self {
+            resp,
+            buf: String::new(),
+        }
+    }
+
+    /// The next event's id and data, or `None` if none comes `within`.
+    pub async fn next(&mut self, within: Duration) -> Option<(String, Value)> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            while let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let (mut id, mut event, mut data) = (None, None, String::new());
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        id = Some(v.trim().to_owned());
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        event = Some(v.trim().to_owned());
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim_start());
+                    }
+                }
+                if let Some(id) = id {
+                    assert_eq!(event.as_deref(), Some("notification"));
+                    return Some((id, serde_json::from_str(&data).unwrap()));
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.resp.chunk())
+                .await
+                .ok()?
+                .unwrap()?;
+            self.buf.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    }
+}
+
+/// An operation of `party` over [`here`]'s area from `from` to `to` minutes ahead.
+async fn operation(app: &TestApp, party: &str, from: i64, to: i64) {
+    app.put(
+        &format!("{OI}/{}", new_id()),
+        &token(app, party),
+        &intent(volume(46.40, 6.50, 0.01, from, to), &[]),
+    )
+    .await
+    .expect(201);
+}
+
+const SOON: Duration = Duration::from_secs(10);
+
+async fn the_event_stream_replays_after_last_event_id_then_goes_live(backend: Backend) {
+    let app = app(backend).await;
+    let mut ngo = EventStream::open(&app, NGO, None).await;
+    let mut observer = EventStream::open(&app, OBSERVER, None).await;
+    site_and_operation(&app).await;
+    let (id, n) = ngo.next(SOON).await.expect("the first conflict, live");
+    assert_eq!(id, "1");
+    assert_eq!(n["seq"], 1);
+    assert_eq!(n["recipient"], NGO);
+    assert_eq!(n["about"], "conflict");
+    assert_eq!(n["disclosure"]["operator"]["party"], ALPHA);
+    operation(&app, BRAVO, 70, 90).await;
+    let (id, n) = ngo.next(SOON).await.expect("the second, live");
+    assert_eq!(id, "2");
+    assert_eq!(n["disclosure"]["operator"]["party"], BRAVO);
+    drop(ngo);
+
+    // One more while nobody listens; then a reconnection after event 1 gets 2 and 3 from
+    // the store, then 4 live.
+    operation(&app, ALPHA, 100, 120).await;
+    let mut again = EventStream::open(&app, NGO, Some("1")).await;
+    assert_eq!(again.next(SOON).await.unwrap().0, "2");
+    let (id, n) = again.next(SOON).await.unwrap();
+    assert_eq!(id, "3");
+    assert_eq!(n["disclosure"]["operator"]["party"], ALPHA);
+    operation(&app, BRAVO, 130, 150).await;
+    assert_eq!(again.next(SOON).await.unwrap().0, "4");
+    assert!(again.next(Duration::from_millis(300)).await.is_none());
+
+    // Each armed party streams its own, from its own sequence.
+    let mut bravo = EventStream::open(&app, BRAVO, Some("0")).await;
+    let (id, n) = bravo.next(SOON).await.unwrap();
+    assert_eq!(id, "1");
+    assert_eq!(n["recipient"], BRAVO);
+    assert_eq!(n["about"], "site");
+    // The observer heard nothing of anyone's.
+    assert!(observer.next(Duration::from_millis(300)).await.is_none());
+}
+
+async fn bad_event_stream_requests_are_refused(backend: Backend) {
+    let app = app(backend).await;
+    let get = |party: &str, path: &str, last: Option<&str>| {
+        let mut req = app
+            .client
+            .get(format!("{}{path}", app.base))
+            .bearer_auth(token(&app, party));
+        if let Some(l) = last {
+            req = req.header("Last-Event-ID", l);
+        }
+        async move { answer(req.send().await.unwrap()).await }
+    };
+    get(NGO, "/v1/events", Some("abc"))
+        .await
+        .expect_error(400, "Last-Event-ID");
+    get(NGO, "/v1/events", Some("-3"))
+        .await
+        .expect_error(400, "Last-Event-ID");
+    get(NGO, "/v1/events?since=3", None)
+        .await
+        .expect_error(400, "since");
+    get(OBSERVER, "/v1/events?recipient=ngo", None)
+        .await
+        .expect_error(403, "other parties' notifications");
+    get("stranger", "/v1/events", None)
+        .await
+        .expect_error(403, "not registered");
+    app.send(reqwest::Method::GET, "/v1/events", None, None)
+        .await
+        .expect(401);
+    // A coordinator may follow a party's stream.
+    let resp = app
+        .client
+        .get(format!("{}/v1/events?recipient=ngo", app.base))
+        .bearer_auth(token(&app, COORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
 backend_tests!(
     an_operation_over_a_site_tells_each_side_only_its_share,
     bad_notification_requests_are_refused_naming_the_field,
+    the_event_stream_replays_after_last_event_id_then_goes_live,
+    bad_event_stream_requests_are_refused,
 );

@@ -1,12 +1,13 @@
 //! The humanitarian layer over HTTP: `/v1/parties` (the registry, written by coordinators),
 //! `/v1/sites` and `/v1/movements` (notified by humanitarian parties, published into the DSS
-//! on their behalf), `/v1/notifications` (each party's own), and the `/uss/v1` details of what is published, which F3548 clients fetch
+//! on their behalf), `/v1/notifications` and the `/v1/events` stream (each party's own), and the `/uss/v1` details of what is published, which F3548 clients fetch
 //! from the `uss_base_url` of a constraint or intent to learn its OVN.
 //!
 //! Every route first resolves the token's party and checks its role ([`Member::may`]); the
 //! rules and the publication live in `deconflict-humanitarian`.
 
 mod details;
+mod events;
 mod notifications;
 mod notified;
 mod parties;
@@ -43,6 +44,7 @@ pub fn routes() -> Router<AppState> {
                 .delete(n::delete::<Site>),
         )
         .route("/notifications", get(notifications::list))
+        .route("/events", get(events::stream))
         .route("/notifications/{id}", get(notifications::get))
         .route(
             "/movements",
