@@ -116,7 +116,29 @@ pub trait Store: Send + Sync {
     fn reads_from_memory(&self) -> bool {
         false
     }
+    /// Runs the rules of a write without waiting on I/O, when the backend can (it checks them
+    /// against memory): `Some(Ok(None))` when `f` changed nothing, `Some(Ok(Some(ticket)))`
+    /// when its changes are queued for commit — durable, and acknowledgeable, only once
+    /// [`Store::await_commit`] of that ticket returned `Ok` — and `Some(Err)` when `f` refused.
+    /// `None` when the backend cannot, and callers use [`Store::write`] instead. A refused
+    /// write thus costs no hand-off to a thread that may block.
+    fn stage(
+        &self,
+        _f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>,
+    ) -> Option<Result<Option<Ticket>>> {
+        None
+    }
+    /// Waits until the write of `ticket` is durable (it may commit it), or failed. May block.
+    fn await_commit(&self, ticket: Ticket) -> Result<()> {
+        let _ = ticket;
+        Err(DssError::Internal("this store stages no writes".into()))
+    }
 }
+
+/// A write queued by [`Store::stage`], not yet durable.
+#[derive(Debug)]
+#[must_use = "a staged write is acknowledged only after Store::await_commit"]
+pub struct Ticket(pub u64);
 
 /// Runs a read closure that returns a value.
 pub fn read<T>(store: &dyn Store, mut f: impl FnMut(&dyn ReadTx) -> Result<T>) -> Result<T> {
@@ -126,6 +148,23 @@ pub fn read<T>(store: &dyn Store, mut f: impl FnMut(&dyn ReadTx) -> Result<T>) -
         Ok(())
     })?;
     out.ok_or_else(|| DssError::Internal("store did not run the read".into()))
+}
+
+/// Runs a write closure that returns a value through [`Store::stage`]: `None` when the store
+/// cannot stage; otherwise the value and the ticket to await, if `f` changed anything.
+pub fn stage<T>(
+    store: &dyn Store,
+    mut f: impl FnMut(&mut dyn Tx) -> Result<T>,
+) -> Option<Result<(T, Option<Ticket>)>> {
+    let mut out = None;
+    let staged = store.stage(&mut |tx| {
+        out = Some(f(tx)?);
+        Ok(())
+    })?;
+    Some(staged.and_then(|ticket| {
+        let value = out.ok_or_else(|| DssError::Internal("store did not run the write".into()))?;
+        Ok((value, ticket))
+    }))
 }
 
 /// Runs a write closure that returns a value.

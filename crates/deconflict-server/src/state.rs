@@ -100,15 +100,30 @@ impl AppState {
         blocking(move || layer.id_salt(&*store)).await
     }
 
-    /// Runs `f` in one atomic, durable transaction, off the async threads: the store may wait
-    /// on fsync. The closure may run more than once, so it only touches the transaction.
-    pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
+    /// Runs `f` in one atomic, durable transaction. The closure may run more than once, so it
+    /// only touches the transaction. A store that checks writes in memory runs the rules right
+    /// here, so that a refusal (a 409 for a stale key, most writes under contention) is
+    /// answered without a hand-off; only the wait for the commit, which may fsync, goes to the
+    /// blocking pool, and nothing is acknowledged before it returns. Any other store's whole
+    /// transaction runs there.
+    pub async fn write<T, F>(&self, mut f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnMut(&mut dyn Tx) -> Result<T> + Send + 'static,
     {
         let store = Arc::clone(&self.store);
-        blocking(move || store::write(&*store, f)).await
+        match store::stage(&*self.store, &mut f) {
+            None => blocking(move || store::write(&*store, f)).await,
+            Some(staged) => {
+                let (value, ticket) = staged?;
+                if let Some(ticket) = ticket {
+                    // Spawned before this future can be dropped, so a staged write always
+                    // has a thread seeing its batch committed.
+                    blocking(move || store.await_commit(ticket)).await?;
+                }
+                Ok(value)
+            }
+        }
     }
 }
 

@@ -18,7 +18,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 
 use deconflict_core::memstate::{Layered, MemState, Overlay, Pending};
 use deconflict_core::model::Timestamp;
-use deconflict_core::store::{Expired, ReadTx, Store, Tx};
+use deconflict_core::store::{Expired, ReadTx, Store, Ticket, Tx};
 use deconflict_core::{DssError, Result};
 use rusqlite::Connection;
 
@@ -90,7 +90,7 @@ impl SqliteStore {
 
     /// Waits until batch `seq` is committed, committing it (and whatever joined it) if nobody
     /// else is.
-    fn await_commit<'a>(&'a self, mut st: MutexGuard<'a, BatchState>, seq: u64) -> Result<()> {
+    fn wait_for_batch<'a>(&'a self, mut st: MutexGuard<'a, BatchState>, seq: u64) -> Result<()> {
         loop {
             if st.done_seq >= seq {
                 return if st.failed.contains(&seq) {
@@ -150,6 +150,42 @@ impl Store for SqliteStore {
     }
 
     fn write(&self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
+        match self.stage_write(f)? {
+            Some(seq) => self.wait_for_batch(self.batch.lock().map_err(poisoned)?, seq),
+            None => Ok(()),
+        }
+    }
+
+    fn stage(
+        &self,
+        f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>,
+    ) -> Option<Result<Option<Ticket>>> {
+        Some(self.stage_write(f).map(|seq| seq.map(Ticket)))
+    }
+
+    fn await_commit(&self, ticket: Ticket) -> Result<()> {
+        self.wait_for_batch(self.batch.lock().map_err(poisoned)?, ticket.0)
+    }
+
+    fn expired(&self, cutoff: Timestamp) -> Result<Expired> {
+        Ok(self.mem.read().map_err(poisoned)?.expired(cutoff))
+    }
+
+    fn health(&self) -> Result<()> {
+        let conn = self.health.lock().map_err(poisoned)?;
+        sqlite::ping(&conn).map_err(DssError::from)
+    }
+
+    fn reads_from_memory(&self) -> bool {
+        true
+    }
+}
+
+impl SqliteStore {
+    /// Runs `f` against the committed state plus every write queued ahead of it and queues its
+    /// changes for the next commit: the batch number to await, or `None` when `f` changed
+    /// nothing. Never waits on I/O (only on the locks, held for in-memory work).
+    fn stage_write(&self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<Option<u64>> {
         let mut st = self.batch.lock().map_err(poisoned)?;
         let mine = {
             let mem = self.mem.read().map_err(poisoned)?;
@@ -168,23 +204,9 @@ impl Store for SqliteStore {
             overlay.into_pending()
         };
         if mine.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         st.open.merge(mine);
-        let seq = st.open_seq;
-        self.await_commit(st, seq)
-    }
-
-    fn expired(&self, cutoff: Timestamp) -> Result<Expired> {
-        Ok(self.mem.read().map_err(poisoned)?.expired(cutoff))
-    }
-
-    fn health(&self) -> Result<()> {
-        let conn = self.health.lock().map_err(poisoned)?;
-        sqlite::ping(&conn).map_err(DssError::from)
-    }
-
-    fn reads_from_memory(&self) -> bool {
-        true
+        Ok(Some(st.open_seq))
     }
 }
