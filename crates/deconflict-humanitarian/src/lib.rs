@@ -4,7 +4,8 @@
 //! and export of sites in GeoJSON and CSV ([`exchange`]), and their publication into the DSS as
 //! constraints and operational intents managed on the party's behalf ([`publish`]); the
 //! conflicts every write of an extent makes with other parties' extents ([`conflict`]) and
-//! the notifications that tell both sides, with minimum disclosure ([`notification`]).
+//! the notifications that tell both sides, with minimum disclosure ([`notification`]); and
+//! incidents matched against what was notified ([`incident`]).
 //!
 //! Like `deconflict-core`, this crate does no I/O: publication runs inside a store transaction
 //! ([`deconflict_core::store::Tx`]) so that a site or movement and its DSS entity are written
@@ -15,6 +16,7 @@ pub mod conflict;
 pub mod corridor;
 pub mod exchange;
 pub mod geometry;
+pub mod incident;
 pub mod movement;
 pub mod notification;
 pub mod party;
@@ -42,6 +44,41 @@ pub fn stable_id(kind: &str, salt: &str, party: &str, external_id: &str) -> Enti
     bytes.copy_from_slice(&digest[..16]);
     EntityId(uuid::Builder::from_random_bytes(bytes).into_uuid())
 }
+
+/// Generates a snake_case enum with its names, a parser naming the field and the allowed
+/// values, and its display name.
+macro_rules! named_enum {
+    ($(#[$doc:meta])* $name:ident, $what:literal, { $($v:ident = $s:literal),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($v),* }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$v),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$v => $s),* }
+            }
+
+            pub fn parse(field: &str, s: &str) -> Result<Self, deconflict_core::DssError> {
+                let wanted = s.trim().to_ascii_lowercase();
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|c| c.as_str() == wanted)
+                    .ok_or_else(|| {
+                        let all: Vec<_> = Self::ALL.iter().map(|c| c.as_str()).collect();
+                        deconflict_core::DssError::bad(
+                            field,
+                            format!(concat!("\"{}\" is not ", $what, "; use one of {}"), s, all.join(", ")),
+                        )
+                    })
+            }
+        }
+    };
+}
+pub(crate) use named_enum;
 
 /// A short text field: trimmed, 1 to `max` characters, no control characters.
 pub(crate) fn text(field: &str, value: &str, max: usize) -> Result<String, DssError> {

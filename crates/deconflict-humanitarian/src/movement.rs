@@ -164,43 +164,63 @@ impl MovementInput {
             return Err(DssError::bad("stops", format!("at most {MAX_STOPS} stops")));
         }
         let mut stops = Vec::with_capacity(self.stops.len());
-        let mut shapes = corridor::corridor(&points, w).shapes;
         for (i, s) in self.stops.iter().enumerate() {
             let field = format!("stops[{i}]");
-            let name = crate::text(&format!("{field}.name"), &s.name, 200)?;
-            let location = geometry::normalized(&s.location);
-            let geojson::Value::Point(p) = &location.value else {
-                return Err(DssError::bad(
-                    format!("{field}.location.type"),
-                    "a stop is a Point",
-                ));
-            };
-            let center = geometry::position(&format!("{field}.location.coordinates"), p)?;
-            let radius_m = match s.radius_m.map(geometry::round_m) {
-                Some(r) => geometry::radius(&format!("{field}.radius_m"), r)?,
-                None => w / 2.0,
-            };
-            shapes.push(Shape::Circle { center, radius_m });
-            stops.push(Stop {
-                name,
-                location,
+            let stop = Stop {
+                name: crate::text(&format!("{field}.name"), &s.name, 200)?,
+                location: geometry::normalized(&s.location),
                 radius_m: s.radius_m.map(geometry::round_m),
-            });
+            };
+            stop_circle(&field, &stop, w)?;
+            stops.push(stop);
         }
+        let content = MovementContent {
+            external_id,
+            name,
+            route,
+            corridor_width_m: w,
+            departure: self.departure,
+            arrival: self.arrival,
+            stops,
+            state: self.state,
+        };
         Ok(ValidMovement {
-            id: crate::stable_id(KIND, salt, party, &external_id),
-            content: MovementContent {
-                external_id,
-                name,
-                route,
-                corridor_width_m: w,
-                departure: self.departure,
-                arrival: self.arrival,
-                stops,
-                state: self.state,
-            },
-            shapes,
+            id: crate::stable_id(KIND, salt, party, &content.external_id),
+            shapes: content.shapes()?,
+            content,
         })
+    }
+}
+
+/// The circle a stop protects (`field` names the stop in errors).
+fn stop_circle(field: &str, s: &Stop, corridor_width_m: f64) -> Result<Shape, DssError> {
+    let geojson::Value::Point(p) = &s.location.value else {
+        return Err(DssError::bad(
+            format!("{field}.location.type"),
+            "a stop is a Point",
+        ));
+    };
+    let center = geometry::position(&format!("{field}.location.coordinates"), p)?;
+    let radius_m = match s.radius_m {
+        Some(r) => geometry::radius(&format!("{field}.radius_m"), r)?,
+        None => corridor_width_m / 2.0,
+    };
+    Ok(Shape::Circle { center, radius_m })
+}
+
+impl MovementContent {
+    /// The shapes it covers: its corridor and its stops.
+    pub fn shapes(&self) -> Result<Vec<Shape>, DssError> {
+        let points = route_points(self)?;
+        let mut shapes = corridor::corridor(&points, self.corridor_width_m).shapes;
+        for (i, s) in self.stops.iter().enumerate() {
+            shapes.push(stop_circle(
+                &format!("stops[{i}]"),
+                s,
+                self.corridor_width_m,
+            )?);
+        }
+        Ok(shapes)
     }
 }
 

@@ -43,7 +43,7 @@ impl Role {
         use Role::*;
         match action {
             ManageParties | ReadAllNotifications => self == Coordinator,
-            ReadLayer => true,
+            ReadLayer | ReportIncidents => true,
             NotifySites | NotifyMovements => self == Humanitarian,
             DssOperations | DssConstraints => self == Armed,
             DssSubscriptions | DssOther => matches!(self, Armed | Humanitarian),
@@ -60,6 +60,8 @@ pub enum Action {
     ReadLayer,
     /// Read the notifications of other parties.
     ReadAllNotifications,
+    /// Report an incident: anyone with a role.
+    ReportIncidents,
     /// Create, change or withdraw its own protected sites.
     NotifySites,
     /// Create, change or withdraw its own movements.
@@ -80,6 +82,7 @@ impl Action {
             Action::ManageParties => "manage parties",
             Action::ReadLayer => "read the humanitarian layer",
             Action::ReadAllNotifications => "read other parties' notifications",
+            Action::ReportIncidents => "report incidents",
             Action::NotifySites => "notify protected sites",
             Action::NotifyMovements => "notify movements",
             Action::DssOperations => "write operational intents (operations)",
@@ -246,6 +249,7 @@ mod tests {
                 Role::Armed,
                 vec![
                     ReadLayer,
+                    ReportIncidents,
                     DssOperations,
                     DssConstraints,
                     DssSubscriptions,
@@ -256,6 +260,7 @@ mod tests {
                 Role::Humanitarian,
                 vec![
                     ReadLayer,
+                    ReportIncidents,
                     NotifySites,
                     NotifyMovements,
                     DssSubscriptions,
@@ -264,14 +269,20 @@ mod tests {
             ),
             (
                 Role::Coordinator,
-                vec![ReadLayer, ManageParties, ReadAllNotifications],
+                vec![
+                    ReadLayer,
+                    ReportIncidents,
+                    ManageParties,
+                    ReadAllNotifications,
+                ],
             ),
-            (Role::Observer, vec![ReadLayer]),
+            (Role::Observer, vec![ReadLayer, ReportIncidents]),
         ];
         let all = [
             ManageParties,
             ReadLayer,
             ReadAllNotifications,
+            ReportIncidents,
             NotifySites,
             NotifyMovements,
             DssOperations,

@@ -82,7 +82,8 @@ pub fn all<T: DeserializeOwned>(tx: &dyn ReadTx, kind: &str) -> Result<Vec<T>, D
         .collect()
 }
 
-fn put_record<T: Serialize>(
+/// Stores `value` as the record of `kind` with `id`, owned by `owner`.
+pub fn put_record<T: Serialize>(
     tx: &mut dyn Tx,
     kind: &str,
     id: &str,

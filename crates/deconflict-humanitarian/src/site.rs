@@ -23,61 +23,19 @@ pub const KIND: &str = "site";
 /// again whenever it is updated): the DSS needs an end time.
 pub const OPEN_ENDED: Duration = Duration::days(3650);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Category {
-    Hospital,
-    Clinic,
-    School,
-    Shelter,
-    Water,
-    Power,
-    UnPremises,
-    Other,
-}
-
-impl Category {
-    pub const ALL: [Category; 8] = [
-        Category::Hospital,
-        Category::Clinic,
-        Category::School,
-        Category::Shelter,
-        Category::Water,
-        Category::Power,
-        Category::UnPremises,
-        Category::Other,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Category::Hospital => "hospital",
-            Category::Clinic => "clinic",
-            Category::School => "school",
-            Category::Shelter => "shelter",
-            Category::Water => "water",
-            Category::Power => "power",
-            Category::UnPremises => "un_premises",
-            Category::Other => "other",
-        }
+crate::named_enum!(
+    /// What a site is.
+    Category, "a site category", {
+        Hospital = "hospital",
+        Clinic = "clinic",
+        School = "school",
+        Shelter = "shelter",
+        Water = "water",
+        Power = "power",
+        UnPremises = "un_premises",
+        Other = "other",
     }
-
-    pub fn parse(field: &str, s: &str) -> Result<Self, DssError> {
-        let wanted = s.trim().to_ascii_lowercase();
-        Self::ALL
-            .into_iter()
-            .find(|c| c.as_str() == wanted)
-            .ok_or_else(|| {
-                let all: Vec<_> = Self::ALL.iter().map(|c| c.as_str()).collect();
-                DssError::bad(
-                    field,
-                    format!(
-                        "\"{s}\" is not a site category; use one of {}",
-                        all.join(", ")
-                    ),
-                )
-            })
-    }
-}
+);
 
 /// A site as notified: the body of `POST /v1/sites`, or one row of an import.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

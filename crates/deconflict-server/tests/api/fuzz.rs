@@ -311,6 +311,15 @@ fn layer_endpoints() -> Vec<(Method, &'static str, Value)> {
         (Method::DELETE, "/v1/movements/{id}", Value::Null),
         (Method::GET, "/uss/v1/constraints/{id}", Value::Null),
         (Method::GET, "/uss/v1/operational_intents/{id}", Value::Null),
+        (
+            Method::POST,
+            "/v1/incidents",
+            json!({
+                "time": t(-5), "category": "shelling", "source": "staff", "confidence": "probable",
+                "location": {"type": "Polygon", "coordinates": [[[6.5, 46.4], [6.51, 46.4], [6.51, 46.41], [6.5, 46.4]]]}
+            }),
+        ),
+        (Method::GET, "/v1/incidents/{id}", Value::Null),
     ]
 }
 

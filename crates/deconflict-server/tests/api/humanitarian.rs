@@ -8,13 +8,13 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-const COORD: &str = "coord";
-const NGO: &str = "ngo";
-const NGO2: &str = "ngo2";
-const ARMED: &str = "armed";
-const OBSERVER: &str = "observer";
+pub(crate) const COORD: &str = "coord";
+pub(crate) const NGO: &str = "ngo";
+pub(crate) const NGO2: &str = "ngo2";
+pub(crate) const ARMED: &str = "armed";
+pub(crate) const OBSERVER: &str = "observer";
 
-async fn app(backend: Backend) -> TestApp {
+pub(crate) async fn app(backend: Backend) -> TestApp {
     spawn_app_with_parties(
         backend,
         &[
@@ -29,24 +29,24 @@ async fn app(backend: Backend) -> TestApp {
 }
 
 /// A token of `party` with every DSS scope it could want.
-fn token(app: &TestApp, party: &str) -> String {
+pub(crate) fn token(app: &TestApp, party: &str) -> String {
     app.token(party, &[SC, CP, CM])
 }
 
 /// A hospital by the lake of Geneva, inside [`here`].
-fn hospital(external_id: &str) -> Value {
+pub(crate) fn hospital(external_id: &str) -> Value {
     json!({
         "external_id": external_id, "name": "Hôpital du lac", "category": "hospital",
         "geometry": {"type": "Point", "coordinates": [6.505, 46.405]}, "radius_m": 150
     })
 }
 
-fn at(minutes: i64) -> String {
+pub(crate) fn at(minutes: i64) -> String {
     (Utc::now() + Duration::minutes(minutes)).to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// A convoy across [`here`], leaving in 10 minutes.
-fn convoy(state: &str) -> Value {
+pub(crate) fn convoy(state: &str) -> Value {
     json!({
         "external_id": "convoy-1", "name": "Convoy 1", "corridor_width_m": 100, "state": state,
         "route": {"type": "LineString", "coordinates": [[6.49, 46.405], [6.52, 46.405]]},
@@ -57,7 +57,7 @@ fn convoy(state: &str) -> Value {
 }
 
 /// An intent over [`here`] whose subscription processes constraints.
-fn intent_processing_constraints(key: &[&str]) -> Value {
+pub(crate) fn intent_processing_constraints(key: &[&str]) -> Value {
     let mut i = intent(here(), key);
     i["new_subscription"]["notify_for_constraints"] = json!(true);
     i

@@ -12,6 +12,7 @@ mod constraints;
 mod fuzz;
 mod helpers;
 mod humanitarian;
+mod incidents;
 mod notifications;
 mod operational_intents;
 mod purge;

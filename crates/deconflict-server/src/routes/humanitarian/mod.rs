@@ -1,6 +1,7 @@
 //! The humanitarian layer over HTTP: `/v1/parties` (the registry, written by coordinators),
 //! `/v1/sites` and `/v1/movements` (notified by humanitarian parties, published into the DSS
-//! on their behalf), `/v1/notifications` and the `/v1/events` stream (each party's own), and the `/uss/v1` details of what is published, which F3548 clients fetch
+//! on their behalf), `/v1/notifications` and the `/v1/events` stream (each party's own),
+//! `/v1/incidents` (reported by any party, matched against them), and the `/uss/v1` details of what is published, which F3548 clients fetch
 //! from the `uss_base_url` of a constraint or intent to learn its OVN.
 //!
 //! Every route first resolves the token's party and checks its role ([`Member::may`]); the
@@ -8,6 +9,7 @@
 
 mod details;
 mod events;
+mod incidents;
 mod notifications;
 mod notified;
 mod parties;
@@ -55,7 +57,9 @@ pub fn routes() -> Router<AppState> {
             get(n::get::<Movement>)
                 .put(n::update::<Movement>)
                 .delete(n::delete::<Movement>),
-        );
+        )
+        .route("/incidents", get(incidents::list).post(incidents::create))
+        .route("/incidents/{id}", get(incidents::get));
     let uss = Router::new()
         .route("/constraints/{entityid}", get(details::constraint))
         .route(
