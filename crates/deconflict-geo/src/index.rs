@@ -68,7 +68,21 @@ pub struct SpatialIndex<K, V> {
     /// foldhash rather than SipHash: every query looks up each candidate here. Its per-process
     /// random seed still keeps chosen keys from colliding on purpose.
     items: HashMap<K, V>,
+    /// Leaves filed one at a time since the tree was last built in one pass.
+    inserted: usize,
 }
+
+/// A tree grown by single inserts answers as correctly as one built in one pass, but its
+/// nodes lie scattered over the heap among everything else allocated meanwhile, so a query
+/// walking it misses the cache more (a server that had just taken 100,000 creates spent about
+/// a fifth more CPU per area query than after a restart, which builds the tree in one pass).
+/// So once a quarter of the leaves (and at least this many) have come one at a time, the tree
+/// is rebuilt in one pass: amortised, a few leaf copies per insert.
+const REPACK_MIN: usize = 1024;
+
+/// Rebuilding stops every reader and writer of the index while it runs (about 1 µs per leaf
+/// on the 2-core development machine), so a tree this large is left as it grows.
+const REPACK_MAX: usize = 300_000;
 
 impl<K: Copy + Eq + Hash, V: Volumes> Default for SpatialIndex<K, V> {
     fn default() -> Self {
@@ -93,6 +107,7 @@ impl<K: Copy + Eq + Hash, V: Volumes> SpatialIndex<K, V> {
         Self {
             tree: RTree::new(),
             items: HashMap::new(),
+            inserted: 0,
         }
     }
 
@@ -142,7 +157,11 @@ impl<K: Copy + Eq + Hash, V: Volumes> SpatialIndex<K, V> {
             }
         });
         if map.len() == count {
-            return Self { tree, items: map };
+            return Self {
+                tree,
+                items: map,
+                inserted: 0,
+            };
         }
         // Some keys were repeated: file only the volumes of the occurrences that were kept.
         let all: Vec<Entry<K>> = map
@@ -152,6 +171,7 @@ impl<K: Copy + Eq + Hash, V: Volumes> SpatialIndex<K, V> {
         Self {
             tree: RTree::bulk_load(all),
             items: map,
+            inserted: 0,
         }
     }
 
@@ -161,9 +181,21 @@ impl<K: Copy + Eq + Hash, V: Volumes> SpatialIndex<K, V> {
         let old = self.remove(&key);
         for entry in entries(key, value.volumes()) {
             self.tree.insert(entry);
+            self.inserted += 1;
         }
         self.items.insert(key, value);
+        let size = self.tree.size();
+        if self.inserted >= REPACK_MIN.max(size / 4) && size <= REPACK_MAX {
+            self.repack();
+        }
         old
+    }
+
+    /// Rebuilds the tree in one pass (see [`REPACK_MIN`]).
+    fn repack(&mut self) {
+        let all: Vec<Entry<K>> = self.tree.iter().cloned().collect();
+        self.tree = RTree::bulk_load(all);
+        self.inserted = 0;
     }
 
     /// Removes an entity and returns it, if it was there.

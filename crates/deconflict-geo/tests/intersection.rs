@@ -336,3 +336,66 @@ fn ten_thousand_vertex_outlines_validate_and_intersect() {
         start.elapsed()
     );
 }
+
+/// Thousands of single inserts, replacements and removals (the tree is rebuilt in one pass
+/// several times on the way) leave the index answering exactly what a scan answers.
+#[test]
+fn an_index_grown_one_insert_at_a_time_answers_as_a_scan() {
+    let volume = |i: u32, hour: i64| {
+        let (row, col) = (f64::from(i / 100), f64::from(i % 100));
+        prep(Volume4 {
+            shape: circle(45.0 + row * 0.002, 7.0 + col * 0.003, 150.0),
+            altitude: AltitudeRange::new(0.0, 120.0),
+            time: TimeRange::new(hour * HOUR_US, (hour + 1) * HOUR_US),
+        })
+    };
+    let mut index = SpatialIndex::new();
+    let mut expected = std::collections::HashMap::new();
+    for i in 0..6_000u32 {
+        let v = vec![volume(i, i64::from(i % 24))];
+        index.insert(i, v.clone());
+        expected.insert(i, v);
+    }
+    // Replace every fifth with one an hour later and remove every seventh.
+    for i in (0..6_000u32).step_by(5) {
+        let v = vec![volume(i, i64::from(i % 24) + 1)];
+        index.insert(i, v.clone());
+        expected.insert(i, v);
+    }
+    for i in (0..6_000u32).step_by(7) {
+        assert!(index.remove(&i).is_some());
+        expected.remove(&i);
+    }
+    assert_eq!(index.len(), expected.len());
+    // Every entity is found by its own volume, and a removed one by nobody.
+    for (k, v) in &expected {
+        assert!(
+            index.query(v).contains(k),
+            "{k} not found by its own volume"
+        );
+    }
+    for i in (0..6_000u32).step_by(7) {
+        assert!(!index.query(&[volume(i, i64::from(i % 24))]).contains(&i));
+    }
+    for (lat, lng, hour) in [
+        (45.01, 7.05, 3),
+        (45.05, 7.2, 0),
+        (45.11, 7.29, 23),
+        (46.0, 7.0, 5),
+    ] {
+        let q = vec![prep(Volume4 {
+            shape: circle(lat, lng, 2_000.0),
+            altitude: AltitudeRange::new(50.0, 60.0),
+            time: TimeRange::new(hour * HOUR_US, hour * HOUR_US + HOUR_US / 2),
+        })];
+        let mut got = index.query(&q);
+        got.sort_unstable();
+        let mut want: Vec<u32> = expected
+            .iter()
+            .filter(|(_, v)| deconflict_geo::any_intersects(&q, v))
+            .map(|(k, _)| *k)
+            .collect();
+        want.sort_unstable();
+        assert_eq!(got, want);
+    }
+}
