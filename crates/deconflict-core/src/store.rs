@@ -5,6 +5,8 @@
 //! again by a backend that retries on serialization failures, so it must be free of side
 //! effects outside the transaction.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use deconflict_geo::PreparedVolume;
@@ -133,6 +135,19 @@ pub trait Store: Send + Sync {
         let _ = ticket;
         Err(DssError::Internal("this store stages no writes".into()))
     }
+    /// For a store whose in-memory image other instances' writes change (a pool): a future, to
+    /// await on an async thread, that completes once the image holds every write acknowledged
+    /// before this call, through any instance; the read then runs with
+    /// [`Store::read_current`]. `None` (the default) when the store has no such step or cannot
+    /// take it here (no async runtime): read with [`Store::read`] then.
+    fn catch_up(&self) -> Option<CatchUp<'_>> {
+        None
+    }
+    /// Runs `f` on what the store holds now, without catching up first: for a read after
+    /// [`Store::catch_up`].
+    fn read_current(&self, f: &mut dyn FnMut(&dyn ReadTx) -> Result<()>) -> Result<()> {
+        self.read(f)
+    }
 }
 
 /// A write queued by [`Store::stage`], not yet durable.
@@ -140,10 +155,25 @@ pub trait Store: Send + Sync {
 #[must_use = "a staged write is acknowledged only after Store::await_commit"]
 pub struct Ticket(pub u64);
 
+/// What [`Store::catch_up`] returns.
+pub type CatchUp<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
+
 /// Runs a read closure that returns a value.
-pub fn read<T>(store: &dyn Store, mut f: impl FnMut(&dyn ReadTx) -> Result<T>) -> Result<T> {
+pub fn read<T>(store: &dyn Store, f: impl FnMut(&dyn ReadTx) -> Result<T>) -> Result<T> {
+    read_by(|g| store.read(g), f)
+}
+
+/// Runs a read closure that returns a value with [`Store::read_current`].
+pub fn read_current<T>(store: &dyn Store, f: impl FnMut(&dyn ReadTx) -> Result<T>) -> Result<T> {
+    read_by(|g| store.read_current(g), f)
+}
+
+fn read_by<T>(
+    run: impl FnOnce(&mut dyn FnMut(&dyn ReadTx) -> Result<()>) -> Result<()>,
+    mut f: impl FnMut(&dyn ReadTx) -> Result<T>,
+) -> Result<T> {
     let mut out = None;
-    store.read(&mut |tx| {
+    run(&mut |tx| {
         out = Some(f(tx)?);
         Ok(())
     })?;

@@ -81,12 +81,17 @@ impl AppState {
 
     /// Runs `f` on a consistent view of the store. A store that answers from memory is read
     /// right here (handing a few microseconds of work to another thread would cost more than
-    /// the work); any other is read off the async threads, since it may wait on I/O.
+    /// the work), after awaiting its catch-up with the other instances of a pool, if it has
+    /// one; any other is read off the async threads, since it may wait on I/O.
     pub async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnMut(&dyn ReadTx) -> Result<T> + Send + 'static,
     {
+        if let Some(caught_up) = self.store.catch_up() {
+            caught_up.await?;
+            return store::read_current(&*self.store, f).map_err(ApiError::from);
+        }
         if self.store.reads_from_memory() {
             return store::read(&*self.store, f).map_err(ApiError::from);
         }

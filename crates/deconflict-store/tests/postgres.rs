@@ -10,7 +10,7 @@
 mod common;
 
 use std::net::TcpListener;
-use std::sync::{Arc, Barrier};
+use std::sync::{Arc, Barrier, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -18,7 +18,7 @@ use common::{caller, create, create_request, fresh_db};
 use deconflict_core::ids::EntityId;
 use deconflict_core::model::{Availability, UssAvailability};
 use deconflict_core::rules::operational_intents as ois;
-use deconflict_core::store::{read, write, Change, Store};
+use deconflict_core::store::{read, read_current, write, Change, Store};
 use deconflict_core::DssError;
 use deconflict_store::{migrate, PgError, PostgresOptions, PostgresStore, SCHEMA_VERSION};
 
@@ -56,6 +56,85 @@ fn an_instance_sees_the_writes_of_another_at_once() {
     assert_eq!(b.counts().unwrap(), (1, 0, 0));
 }
 
+/// A read on an async runtime awaits a catch-up run by the store's own task and then answers
+/// from memory: it sees every write acknowledged before it through another instance, while
+/// that instance keeps writing; reads that arrive together share catch-ups.
+#[test]
+fn async_reads_see_every_write_acknowledged_before_them() {
+    let Some(db) = fresh_db("async_reads_see_every_write_acknowledged_before_them") else {
+        return;
+    };
+    let a = Arc::new(PostgresStore::open(&db.url).unwrap());
+    let b = Arc::new(PostgresStore::open(&db.url).unwrap());
+    assert!(
+        a.catch_up().is_none(),
+        "no runtime here: reads catch up themselves"
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let acked: Arc<Mutex<Vec<EntityId>>> = Arc::default();
+    runtime.block_on(async {
+        let writer = {
+            let (b, acked) = (b.clone(), acked.clone());
+            tokio::task::spawn_blocking(move || {
+                for i in 0..40 {
+                    let made = create(&*b, "ussB", f64::from(i) * 0.01, vec![]).unwrap();
+                    let id = EntityId::parse(&made.operational_intent_reference.id).unwrap();
+                    acked.lock().unwrap().push(id);
+                }
+            })
+        };
+        let mut readers = Vec::new();
+        for _ in 0..8 {
+            let (a, acked) = (a.clone(), acked.clone());
+            readers.push(tokio::spawn(async move {
+                let mut reads = 0;
+                loop {
+                    let before = acked.lock().unwrap().clone();
+                    a.catch_up().unwrap().await.unwrap();
+                    let missing = read_current(&*a, |tx| {
+                        Ok(before
+                            .iter()
+                            .filter(|id| tx.operational_intent(**id).unwrap().is_none())
+                            .count())
+                    })
+                    .unwrap();
+                    assert_eq!(missing, 0, "after {} acknowledged writes", before.len());
+                    reads += 1;
+                    if before.len() == 40 {
+                        return reads;
+                    }
+                }
+            }));
+        }
+        writer.await.unwrap();
+        for r in readers {
+            assert!(r.await.unwrap() >= 1);
+        }
+
+        // 200 reads that arrive at once share a few catch-ups (one in flight, one next).
+        let rounds = a.catch_ups();
+        let waits: Vec<_> = (0..200).map(|_| a.catch_up().unwrap()).collect();
+        for w in waits {
+            w.await.unwrap();
+        }
+        let shared = a.catch_ups() - rounds;
+        assert!(
+            (1..=20).contains(&shared),
+            "{shared} catch-ups for 200 reads"
+        );
+    });
+    assert_eq!(
+        read(&*a, |tx| tx.operational_intent(acked.lock().unwrap()[39]))
+            .unwrap()
+            .map(|o| o.manager.clone()),
+        Some("ussB".to_owned())
+    );
+}
+
 /// An image older than the pruned tombstones cannot tell what was deleted since: it is loaded
 /// again in full.
 #[test]
@@ -68,6 +147,8 @@ fn an_image_older_than_the_pruned_tombstones_is_loaded_again() {
     let kept = create(&b, "ussB", 0.0, vec![]).unwrap();
     let gone = create(&b, "ussB", 1.0, vec![]).unwrap();
     assert_eq!(a.counts().unwrap(), (2, 0, 0));
+    // D catches up on an async runtime, which loads the image again on a blocking thread.
+    let d = PostgresStore::open(&db.url).unwrap();
     let id = EntityId::parse(&gone.operational_intent_reference.id).unwrap();
     let ovn = gone.operational_intent_reference.ovn.clone().unwrap();
     write(&b, |tx| {
@@ -84,6 +165,15 @@ fn an_image_older_than_the_pruned_tombstones_is_loaded_again() {
         .unwrap()
         .is_some());
     assert!(read(&a, |tx| tx.operational_intent(id)).unwrap().is_none());
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async { d.catch_up().unwrap().await.unwrap() });
+    assert!(read_current(&d, |tx| tx.operational_intent(id))
+        .unwrap()
+        .is_none());
+    assert!(read_current(&d, |tx| tx.operational_intent(kept))
+        .unwrap()
+        .is_some());
 }
 
 /// A write that keeps losing gives up after the configured number of runs with 409. (The

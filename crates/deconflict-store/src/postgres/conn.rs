@@ -32,6 +32,16 @@ impl Flavour {
             Self::Other
         }
     }
+
+    /// What a new connection runs first (see [`Manager`]).
+    pub(crate) fn settings(self) -> Option<&'static str> {
+        match self {
+            Self::PostgreSql => {
+                Some("SET enable_seqscan = off; SET plan_cache_mode = force_generic_plan")
+            }
+            Self::Other => None,
+        }
+    }
 }
 
 /// One connection and the statements prepared on it, by their text.
@@ -98,7 +108,7 @@ impl Conn {
 /// lock on the whole table, so on a small table every pair of concurrent writes would
 /// conflict, while index scans lock only the index pages they read (the remedy the PostgreSQL
 /// manual suggests for serialization failures).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Manager {
     pub(crate) config: Config,
     /// Why the last attempt to connect failed (cleared by a success); never holds the
@@ -132,10 +142,8 @@ impl Manager {
         let mut client = self.config.connect(NoTls)?;
         let version: String = client.query_one("SELECT version()", &[])?.try_get(0)?;
         let flavour = Flavour::of(&version);
-        if flavour == Flavour::PostgreSql {
-            client.batch_execute(
-                "SET enable_seqscan = off; SET plan_cache_mode = force_generic_plan",
-            )?;
+        if let Some(settings) = flavour.settings() {
+            client.batch_execute(settings)?;
         }
         Ok(Conn {
             client,

@@ -77,6 +77,16 @@ pub(crate) fn to_dss(e: &postgres::Error) -> DssError {
     }
 }
 
+/// The error for a failed statement of the store at `target` (`host:port/database`), logged,
+/// with the database named when it is unreachable.
+pub(crate) fn failed(target: &str, what: &str, e: &postgres::Error) -> DssError {
+    tracing::error!(error = %e, target = %target, "{what} failed");
+    match to_dss(e) {
+        DssError::Unavailable(m) => DssError::Unavailable(format!("{m} (database {target})")),
+        other => other,
+    }
+}
+
 /// The server's message with its SQLSTATE, which `Display` of `postgres::Error` leaves out,
 /// or the error with its causes (`error connecting to server: Connection refused ...`).
 pub(crate) fn detail(e: &postgres::Error) -> String {

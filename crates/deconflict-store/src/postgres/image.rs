@@ -42,8 +42,36 @@ struct Syncs {
     /// The last one that succeeded.
     ok: u64,
     running: bool,
-    /// Why the last one that failed did (unavailable, message).
-    error: Option<(bool, String)>,
+    /// Why the last one that failed did.
+    error: Option<Failure>,
+}
+
+/// Why a catch-up failed, kept for every reader it was to serve (a [`DssError`] is not
+/// `Clone`): unavailable (503) or internal (500), and the message.
+#[derive(Debug, Clone)]
+pub(crate) struct Failure {
+    unavailable: bool,
+    message: String,
+}
+
+impl Failure {
+    pub(crate) fn of(e: &DssError) -> Self {
+        Self {
+            unavailable: matches!(e, DssError::Unavailable(_)),
+            message: match e {
+                DssError::Unavailable(m) | DssError::Internal(m) => m.clone(),
+                other => other.to_string(),
+            },
+        }
+    }
+
+    pub(crate) fn error(failure: Option<&Self>) -> DssError {
+        match failure {
+            Some(f) if f.unavailable => DssError::Unavailable(f.message.clone()),
+            Some(f) => DssError::Internal(f.message.clone()),
+            None => DssError::Internal("a catch-up failed".into()),
+        }
+    }
 }
 
 fn poisoned<T>(_: T) -> DssError {
@@ -139,6 +167,18 @@ impl Image {
             read = changes_since(conn, -1)?;
             full = true;
         }
+        self.install(read, full, upto)
+    }
+
+    /// Brings the image up to `upto` (default: the head read) with what a catch-up read:
+    /// everything (`full`), or the changes after a number the image was at or past when the
+    /// read started.
+    pub(crate) fn install(
+        &self,
+        read: Changes,
+        full: bool,
+        upto: Option<i64>,
+    ) -> Result<(), PgError> {
         let Changes { head, changes, .. } = read;
         let upto = upto.unwrap_or(head);
         let (mem, changes) = if full {
@@ -183,11 +223,7 @@ impl Image {
                 return Ok(());
             }
             if s.finished >= need {
-                return Err(match &s.error {
-                    Some((true, m)) => DssError::Unavailable(m.clone()),
-                    Some((false, m)) => DssError::Internal(m.clone()),
-                    None => DssError::Internal("a catch-up failed".into()),
-                });
+                return Err(Failure::error(s.error.as_ref()));
             }
             if s.running {
                 s = self.synced[(need % 2) as usize].wait(s).map_err(poisoned)?;
@@ -206,9 +242,7 @@ impl Image {
             s.finished = mine;
             match &result {
                 Ok(()) => s.ok = mine,
-                Err(e) => {
-                    s.error = Some((matches!(e, DssError::Unavailable(_)), unprefixed(e)));
-                }
+                Err(e) => s.error = Some(Failure::of(e)),
             }
             drop(s);
             self.synced[(mine % 2) as usize].notify_all();
@@ -216,13 +250,5 @@ impl Image {
             self.synced[((mine + 1) % 2) as usize].notify_one();
             return result;
         }
-    }
-}
-
-/// The message of `e` without the prefix its variant's `Display` adds.
-fn unprefixed(e: &DssError) -> String {
-    match e {
-        DssError::Unavailable(m) | DssError::Internal(m) => m.clone(),
-        other => other.to_string(),
     }
 }

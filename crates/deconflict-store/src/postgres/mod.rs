@@ -33,6 +33,7 @@
 
 mod conn;
 mod error;
+mod follow;
 mod image;
 mod rows;
 mod schema;
@@ -44,17 +45,19 @@ use std::time::Duration;
 
 use deconflict_core::memstate::{Layered, Overlay, Pending};
 use deconflict_core::model::Timestamp;
-use deconflict_core::store::{Expired, ReadTx, Store, Tx};
+use deconflict_core::store::{CatchUp, Expired, ReadTx, Store, Tx};
 use deconflict_core::{DssError, Result};
 use postgres::config::Host;
-use postgres::{Config, NoTls, SimpleQueryMessage};
+use postgres::{NoTls, SimpleQueryMessage};
 use r2d2_postgres::r2d2::{Pool, PooledConnection};
+use tokio_postgres::Config;
 
 pub use error::PgError;
 pub use schema::SCHEMA_VERSION;
 
 use conn::{Conn, Flavour, Manager};
-use error::{classify, is_retryable, to_dss};
+use error::{classify, is_retryable};
+use follow::Follower;
 use image::Image;
 use rows::{persist, prune};
 
@@ -100,7 +103,9 @@ pub struct PostgresStore {
     commits: AtomicU64,
     flavour: Flavour,
     /// What this instance answers from.
-    image: Image,
+    image: Arc<Image>,
+    /// Catches the image up for reads on the async runtime.
+    follower: Follower,
     /// The write transaction being filled, and the right to run rules in it.
     writer: Mutex<Writer>,
     /// Writers waiting for `writer`: the last writer in commits.
@@ -196,10 +201,12 @@ fn describe(config: &Config) -> String {
 /// versions applied (empty when it was current). [`PostgresStore::open`] does the same.
 pub fn migrate(url: &str) -> Result<Vec<i64>, PgError> {
     let config = parse_url(url, PostgresOptions::default().connect_timeout)?;
-    let mut client = config.connect(NoTls).map_err(|e| PgError::Unreachable {
-        target: describe(&config),
-        cause: error::with_causes(&e),
-    })?;
+    let mut client = postgres::Config::from(config.clone())
+        .connect(NoTls)
+        .map_err(|e| PgError::Unreachable {
+            target: describe(&config),
+            cause: error::with_causes(&e),
+        })?;
     schema::run(&mut client)
 }
 
@@ -237,6 +244,10 @@ impl PostgresStore {
         let config = parse_url(url, options.connect_timeout)?;
         let target = describe(&config);
         let connect_error = Arc::new(Mutex::new(None));
+        let manager = Manager {
+            config: postgres::Config::from(config.clone()),
+            last_error: connect_error.clone(),
+        };
         let max_connections = options.max_connections.max(1);
         let pool = Pool::builder()
             .max_size(max_connections)
@@ -245,13 +256,11 @@ impl PostgresStore {
             // A closed connection shows on its first statement, which is then run again on
             // another (see `with_retry`): no test query per request.
             .test_on_check_out(false)
-            .build_unchecked(Manager {
-                config,
-                last_error: connect_error.clone(),
-            });
+            .build_unchecked(manager.clone());
+        let image = Arc::new(Image::empty());
         let mut store = Self {
             pool: Some(pool),
-            target,
+            target: target.clone(),
             connect_error,
             max_connections,
             max_attempts: options.max_attempts.max(1),
@@ -259,7 +268,13 @@ impl PostgresStore {
             retries: AtomicU64::new(0),
             commits: AtomicU64::new(0),
             flavour: Flavour::Other,
-            image: Image::empty(),
+            follower: Follower::new(
+                image.clone(),
+                config.clone(),
+                manager.clone(),
+                target.clone(),
+            ),
+            image,
             writer: Mutex::new(Writer {
                 open: None,
                 next_seq: 1,
@@ -271,8 +286,10 @@ impl PostgresStore {
         let mut conn = store.conn()?;
         schema::run(&mut conn.client)?;
         store.flavour = conn.flavour;
-        store.image = Image::load(&mut conn)?;
+        let image = Arc::new(Image::load(&mut conn)?);
         drop(conn);
+        store.follower = Follower::new(image.clone(), config, manager, store.target.clone());
+        store.image = image;
         Ok(store)
     }
 
@@ -290,6 +307,12 @@ impl PostgresStore {
     /// writes when writes shared transactions.
     pub fn transactions(&self) -> u64 {
         self.commits.load(Ordering::Relaxed)
+    }
+
+    /// How many catch-ups the reads on the async runtime shared, since opening (each one
+    /// statement, or two when something changed).
+    pub fn catch_ups(&self) -> u64 {
+        self.follower.rounds()
     }
 
     /// Entities held, by kind (operational intents, constraints, subscriptions), as of now.
@@ -354,13 +377,7 @@ impl PostgresStore {
 
     /// The error for a failed statement, with the database named when it is unreachable.
     fn failed(&self, what: &str, e: &postgres::Error) -> DssError {
-        tracing::error!(error = %e, target = %self.target, "{what} failed");
-        match to_dss(e) {
-            DssError::Unavailable(m) => {
-                DssError::Unavailable(format!("{m} (database {})", self.target))
-            }
-            other => other,
-        }
+        error::failed(&self.target, what, e)
     }
 
     /// Runs `once` until it is done or has failed to serialize `max_attempts` times. A
@@ -635,12 +652,20 @@ impl Drop for PostgresStore {
 impl Store for PostgresStore {
     fn read(&self, f: &mut dyn FnMut(&dyn ReadTx) -> Result<()>) -> Result<()> {
         self.sync()?;
-        let state = self.image.read()?;
-        f(&state.mem)
+        self.read_current(f)
     }
 
     fn write(&self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
         self.with_retry("update", |_| self.write_once(f))
+    }
+
+    fn catch_up(&self) -> Option<CatchUp<'_>> {
+        self.follower.catch_up()
+    }
+
+    fn read_current(&self, f: &mut dyn FnMut(&dyn ReadTx) -> Result<()>) -> Result<()> {
+        let state = self.image.read()?;
+        f(&state.mem)
     }
 
     fn expired(&self, cutoff: Timestamp) -> Result<Expired> {

@@ -265,37 +265,72 @@ pub(crate) struct Changes {
 /// Reads every change made after transaction `after` (`-1`: everything there is, without
 /// tombstones) in one statement.
 pub(crate) fn changes_since(conn: &mut Conn, after: i64) -> Result<Changes, PgError> {
-    let mut head = None;
-    let mut numbered = Vec::new();
-    conn.for_each_row(&CHANGES_SINCE, &[&after], |r| -> Result<(), PgError> {
+    let mut read = ChangeRows::default();
+    conn.for_each_row(&CHANGES_SINCE, &[&after], |r| read.push(&r))?;
+    read.finish()
+}
+
+/// The text of the catch-up statement (parameter: the number to read after), for a client
+/// that runs it itself and hands the rows to [`ChangeRows`].
+pub(crate) fn changes_since_statement() -> &'static str {
+    &CHANGES_SINCE
+}
+
+/// The head of the log alone (`seq`, `pruned`): one indexed row, what a catch-up reads first
+/// to learn whether anything changed.
+pub(crate) const HEAD_STATEMENT: &str = "SELECT seq, pruned FROM log_head WHERE id = 1";
+
+/// The head of the log as [`HEAD_STATEMENT`] returns it: `(seq, pruned)`.
+pub(crate) fn head_of(rows: &[Row]) -> Result<(i64, i64), PgError> {
+    let r = rows
+        .first()
+        .ok_or_else(|| PgError::Schema("the log_head row is missing".into()))?;
+    Ok((r.try_get(0)?, r.try_get(1)?))
+}
+
+/// The rows of the catch-up statement, decoded as they arrive.
+#[derive(Default)]
+pub(crate) struct ChangeRows {
+    head: Option<(i64, i64)>,
+    numbered: Vec<(i64, Change)>,
+}
+
+impl ChangeRows {
+    pub(crate) fn push(&mut self, r: &Row) -> Result<(), PgError> {
         let code: i16 = r.try_get(0)?;
         let seq: i64 = r.try_get(1)?;
         let o = offset(code);
         let change = match code {
             HEAD => {
-                head = Some((seq, r.try_get::<_, i64>(o)?));
+                self.head = Some((seq, r.try_get::<_, i64>(o)?));
                 return Ok(());
             }
-            OPERATIONAL_INTENT => Change::PutOperationalIntent(Arc::new(oi_at(&r, o)?)),
-            CONSTRAINT => Change::PutConstraint(Arc::new(constraint_at(&r, o)?)),
-            SUBSCRIPTION => Change::PutSubscription(Arc::new(sub_at(&r, o)?)),
-            AVAILABILITY => Change::PutAvailability(availability_at(&r, o)?),
-            DOCUMENT => Change::PutDocument(Arc::new(document_at(&r, o)?)),
-            TOMBSTONE => tombstone_at(&r, o)?,
+            OPERATIONAL_INTENT => Change::PutOperationalIntent(Arc::new(oi_at(r, o)?)),
+            CONSTRAINT => Change::PutConstraint(Arc::new(constraint_at(r, o)?)),
+            SUBSCRIPTION => Change::PutSubscription(Arc::new(sub_at(r, o)?)),
+            AVAILABILITY => Change::PutAvailability(availability_at(r, o)?),
+            DOCUMENT => Change::PutDocument(Arc::new(document_at(r, o)?)),
+            TOMBSTONE => tombstone_at(r, o)?,
             other => return Err(corrupt(format!("bad row kind {other}"))),
         };
-        numbered.push((seq, change));
+        self.numbered.push((seq, change));
         Ok(())
-    })?;
-    let (head, pruned) =
-        head.ok_or_else(|| PgError::Schema("the log_head row is missing".into()))?;
-    // A row and a tombstone of one entity come from different transactions: the later wins.
-    numbered.sort_by_key(|(seq, _)| *seq);
-    Ok(Changes {
-        head,
-        pruned,
-        changes: numbered.into_iter().map(|(_, c)| c).collect(),
-    })
+    }
+
+    pub(crate) fn finish(self) -> Result<Changes, PgError> {
+        let (head, pruned) = self
+            .head
+            .ok_or_else(|| PgError::Schema("the log_head row is missing".into()))?;
+        let mut numbered = self.numbered;
+        // A row and a tombstone of one entity come from different transactions: the later
+        // wins.
+        numbered.sort_by_key(|(seq, _)| *seq);
+        Ok(Changes {
+            head,
+            pruned,
+            changes: numbered.into_iter().map(|(_, c)| c).collect(),
+        })
+    }
 }
 
 /// The final state of each entity a batch of changes touches: only the last change of an
