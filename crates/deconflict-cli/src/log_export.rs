@@ -20,13 +20,19 @@ pub struct LogExportArgs {
 
 /// Runs on a blocking thread: the storage clients block.
 pub fn run(args: LogExportArgs) -> anyhow::Result<()> {
-    let config = crate::migrate::load_config(args.location)?;
+    let mut config = crate::migrate::load_config(args.location)?;
     let key = config.data_dir.join(LOG_KEY_FILE);
     anyhow::ensure!(
         key.exists(),
         "no log key at {}: has a server run with this data directory?",
         key.display()
     );
+    // The bundle is the log's whatever origin is configured now: its key names it.
+    let text =
+        std::fs::read_to_string(&key).with_context(|| format!("reading {}", key.display()))?;
+    config.log_origin = deconflict_tlog::LogKey::from_private(&text)?
+        .origin()
+        .to_owned();
     let served = open_blocking(&config).map_err(anyhow::Error::msg)?;
     let bundle = deconflict_tlog::export_bundle(&served.log, served.key.verifier_key())?;
     let json = serde_json::to_vec_pretty(&bundle)?;

@@ -13,6 +13,9 @@
 //! [limits]
 //! max_body_bytes = 4194304
 //!
+//! [log]
+//! origin = "dss.example.org/log"         # the log's name in checkpoints and its key's name
+//!
 //! [humanitarian]
 //! base_url = "https://dss.example.org"   # where /uss/v1 serves the details of sites and movements
 //! dss_registered_only = false           # true: unregistered subs may not write on /dss/v1 either
@@ -97,6 +100,10 @@ pub struct ServeArgs {
     /// Most entities one query may answer [default: 10000].
     #[arg(long, env = "DECONFLICT_QUERY_MAX_RESULTS", value_name = "N")]
     pub query_max_results: Option<usize>,
+    /// The tamper-evident log's origin: its name in signed checkpoints, and the name of the
+    /// key made for it on first start [default: deconflict/log].
+    #[arg(long, env = "DECONFLICT_LOG_ORIGIN", value_name = "NAME")]
+    pub log_origin: Option<String>,
 }
 
 /// The TOML file. Every key is optional; an unknown key is an error, so that a typo does not
@@ -120,6 +127,36 @@ pub struct FileConfig {
     pub request_timeout_secs: Option<u64>,
     pub limits: Option<Limits>,
     pub humanitarian: Option<HumanitarianFile>,
+    pub log: Option<LogFile>,
+}
+
+/// The `[log]` section of the TOML file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogFile {
+    pub origin: Option<String>,
+}
+
+/// The origin of a log whose origin is not configured.
+pub const DEFAULT_LOG_ORIGIN: &str = "deconflict/log";
+
+/// A log origin a signed-note key can be named by: not empty, no white space, no `+`, at most
+/// 128 bytes (C2SP signed-note; the origin is conventionally a schema-less URL).
+fn log_origin(origin: &str) -> Result<String, ConfigError> {
+    let bad = |rule: &str| ConfigError::Invalid {
+        field: "log.origin",
+        rule: format!("{origin:?}: {rule}"),
+    };
+    if origin.is_empty() || origin.len() > 128 {
+        return Err(bad("must be 1 to 128 bytes"));
+    }
+    if origin
+        .chars()
+        .any(|c| c.is_whitespace() || c == '+' || c.is_control())
+    {
+        return Err(bad("must not hold white space or '+'"));
+    }
+    Ok(origin.to_owned())
 }
 
 /// The `[humanitarian]` section of the TOML file.
@@ -161,6 +198,8 @@ pub struct Config {
     pub request_timeout: Duration,
     pub limits: Limits,
     pub humanitarian: Humanitarian,
+    /// The log's origin ([`DEFAULT_LOG_ORIGIN`] unless configured).
+    pub log_origin: String,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8082";
@@ -184,6 +223,7 @@ impl Default for Config {
             request_timeout: Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECS),
             limits: Limits::default(),
             humanitarian: Humanitarian::default(),
+            log_origin: DEFAULT_LOG_ORIGIN.to_owned(),
         }
     }
 }
@@ -394,6 +434,12 @@ impl Config {
                     parties: h.party,
                 }
             },
+            log_origin: log_origin(
+                args.log_origin
+                    .as_deref()
+                    .or(file.log.as_ref().and_then(|l| l.origin.as_deref()))
+                    .unwrap_or(DEFAULT_LOG_ORIGIN),
+            )?,
         };
         if config.limits.max_body_bytes < 1024 {
             return Err(ConfigError::Invalid {

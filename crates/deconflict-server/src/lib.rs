@@ -17,6 +17,7 @@ pub mod events;
 pub mod extract;
 pub mod layer;
 pub mod purge;
+pub mod recorder;
 mod routes;
 mod serve;
 pub mod state;
@@ -24,6 +25,7 @@ pub mod tlog;
 
 pub use config::{Config, ServeArgs};
 pub use error::ApiError;
+pub use recorder::{Event, Receipt, Recorder};
 pub use routes::router;
 pub use serve::{serve, shutdown_signal, ServeError, Server, DATABASE_FILE};
 pub use state::AppState;

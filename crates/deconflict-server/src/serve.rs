@@ -88,7 +88,7 @@ impl Server {
         let log = tlog::open(&config).await?;
         let mut state = AppState::new(store, Arc::new(verifier), config.limits.clone())
             .with_layer(layer)
-            .with_log(log);
+            .with_log(log, matches!(config.store, StoreConfig::Sqlite));
         state.request_timeout = config.request_timeout;
         Ok(Self {
             listener,
@@ -125,6 +125,7 @@ impl Server {
                 .spawn_refresh(Arc::clone(&self.state.store))
         });
         let checkpointer = self.state.log.as_deref().map(tlog::spawn_checkpointer);
+        let forwarder = self.state.recorder.spawn_forwarder();
         tracing::info!(address = %self.local_addr()?, "deconflict DSS listening");
         let app = router(self.state.clone());
         let served = axum::serve(self.listener, app)
@@ -133,6 +134,9 @@ impl Server {
         purger.abort();
         if let Some(c) = checkpointer {
             c.abort();
+        }
+        if let Some(f) = forwarder {
+            f.abort();
         }
         if let Some(r) = refresher {
             r.abort();

@@ -14,6 +14,7 @@ use deconflict_humanitarian::conflict::{self, Written};
 use crate::error::ApiError;
 use crate::events::Events;
 use crate::layer::Layer;
+use crate::recorder::Recorder;
 use crate::tlog::ServedLog;
 
 /// The time source. Production uses [`Utc::now`]; tests may move time forward.
@@ -34,6 +35,9 @@ pub struct AppState {
     pub log: Option<Arc<ServedLog>>,
     /// Wakes the readers of notifications after a write made some.
     pub events: Arc<Events>,
+    /// Puts events into the log, with the store write that makes them ([`Recorder`]);
+    /// disabled when there is no log.
+    pub recorder: Recorder,
 }
 
 /// The default of [`AppState::request_timeout`].
@@ -51,13 +55,17 @@ impl AppState {
             layer: Arc::new(Layer::without_parties("http://localhost:8082".into())),
             log: None,
             events: Arc::new(Events::default()),
+            recorder: Recorder::disabled(),
         }
     }
 
-    /// Adds the tamper-evident log.
+    /// Adds the tamper-evident log and its [`Recorder`]; `exclusive`: this process is the
+    /// store's only writer (SQLite, not a pool).
     #[must_use]
-    pub fn with_log(mut self, log: ServedLog) -> Self {
-        self.log = Some(Arc::new(log));
+    pub fn with_log(mut self, log: ServedLog, exclusive: bool) -> Self {
+        let log = Arc::new(log);
+        self.recorder = Recorder::new(Arc::clone(&self.store), Arc::clone(&log), exclusive);
+        self.log = Some(log);
         self
     }
 
@@ -106,18 +114,19 @@ impl AppState {
     }
 
     /// Runs `f` in one atomic, durable transaction. The closure may run more than once, so it
-    /// only touches the transaction. A store that checks writes in memory runs the rules right
-    /// here, so that a refusal (a 409 for a stale key, most writes under contention) is
-    /// answered without a hand-off; only the wait for the commit, which may fsync, goes to the
-    /// blocking pool, and nothing is acknowledged before it returns. Any other store's whole
-    /// transaction runs there.
+    /// only touches the transaction (and records its events with [`Recorder::record`]). A store
+    /// that checks writes in memory runs the rules right here, so that a refusal (a 409 for a
+    /// stale key, most writes under contention) is answered without a hand-off; only the wait
+    /// for the commit, which may fsync, goes to the blocking pool, and nothing is acknowledged
+    /// before it returns. Any other store's whole transaction runs there. Once it committed,
+    /// the recorder forwards what it recorded to the log.
     pub async fn write<T, F>(&self, mut f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnMut(&mut dyn Tx) -> Result<T> + Send + 'static,
     {
         let store = Arc::clone(&self.store);
-        match store::stage(&*self.store, &mut f) {
+        let out = match store::stage(&*self.store, &mut f) {
             None => blocking(move || store::write(&*store, f)).await,
             Some(staged) => {
                 let (value, ticket) = staged?;
@@ -128,7 +137,11 @@ impl AppState {
                 }
                 Ok(value)
             }
+        };
+        if out.is_ok() {
+            self.recorder.wake();
         }
+        out
     }
 }
 

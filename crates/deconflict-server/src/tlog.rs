@@ -1,6 +1,7 @@
 //! The tamper-evident log beside the store (`docs/log.md`): opened with it (a file of its own
 //! beside the SQLite database, or tables in the PostgreSQL database), signed with the key kept
-//! in the data directory, and checkpointed every few seconds while it grows.
+//! in the data directory (named by the configured origin, `[log] origin`), and checkpointed
+//! every few seconds while it grows.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,8 +16,6 @@ pub const LOG_FILE: &str = "deconflict-log.sqlite3";
 /// The log's private signing key (signed-note text form), in the data directory. A pool's
 /// instances must share it.
 pub const LOG_KEY_FILE: &str = "log-signing.key";
-/// The origin (and key name) of a key made on first start.
-pub const DEFAULT_ORIGIN: &str = "deconflict/log";
 /// How often the checkpointer looks for new entries.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
 
@@ -37,7 +36,7 @@ pub fn open_blocking(config: &Config) -> Result<ServedLog, String> {
         }
     };
     let log = Log::open(storage).map_err(|e| e.to_string())?;
-    let key = LogKey::load_or_create(&config.data_dir.join(LOG_KEY_FILE), DEFAULT_ORIGIN)
+    let key = LogKey::load_or_create(&config.data_dir.join(LOG_KEY_FILE), &config.log_origin)
         .map_err(|e| e.to_string())?;
     Ok(ServedLog {
         log: Arc::new(log),

@@ -34,10 +34,13 @@ pub enum LogError {
     Group(Arc<LogError>),
 }
 
+/// A canonical record and the terms it is found by.
+pub type Indexed = (Vec<u8>, Vec<String>);
+
 /// Appends waiting for the next group commit, and the outcomes of finished ones.
 #[derive(Default)]
 struct Inbox {
-    waiting: Vec<(u64, Vec<Vec<u8>>)>,
+    waiting: Vec<(u64, Vec<Indexed>)>,
     next_ticket: u64,
     committing: bool,
     outcomes: HashMap<u64, Result<Range<u64>, Arc<LogError>>>,
@@ -86,18 +89,25 @@ impl<S: LogStorage> Log<S> {
         self.state.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Appends records, durably, as consecutive entries; returns their indexes.
+    /// Appends records, durably, as consecutive entries indexed by their
+    /// [`Record::index_terms`]; returns their indexes.
     pub fn append(&self, records: &[Record]) -> Result<Range<u64>, LogError> {
-        let bytes = records
+        let entries = records
             .iter()
-            .map(Record::to_bytes)
-            .collect::<Result<Vec<_>, _>>()?;
-        self.append_encoded(bytes)
+            .map(|r| Ok((r.to_bytes()?, r.index_terms())))
+            .collect::<Result<Vec<_>, RecordError>>()?;
+        self.append_indexed(entries)
     }
 
-    /// Appends records already in canonical form ([`Record::to_bytes`]); the bytes are not
-    /// checked again. Concurrent calls share one transaction (see the module's doc).
+    /// Appends records already in canonical form ([`Record::to_bytes`]), not indexed; the
+    /// bytes are not checked again.
     pub fn append_encoded(&self, records: Vec<Vec<u8>>) -> Result<Range<u64>, LogError> {
+        self.append_indexed(records.into_iter().map(|r| (r, Vec::new())).collect())
+    }
+
+    /// Appends records in canonical form, each with the terms [`Log::find`] finds it by.
+    /// Concurrent calls share one transaction (see the module's doc).
+    pub fn append_indexed(&self, records: Vec<Indexed>) -> Result<Range<u64>, LogError> {
         let mut inbox = self.inbox();
         let ticket = inbox.next_ticket;
         inbox.next_ticket += 1;
@@ -145,8 +155,9 @@ impl<S: LogStorage> Log<S> {
     }
 
     /// Writes one group in one transaction; returns the index of its first record.
-    fn commit(&self, records: Vec<Vec<u8>>) -> Result<u64, LogError> {
-        let leaves: Vec<Hash> = records.iter().map(|r| record_hash(r)).collect();
+    fn commit(&self, entries: Vec<Indexed>) -> Result<u64, LogError> {
+        let leaves: Vec<Hash> = entries.iter().map(|(r, _)| record_hash(r)).collect();
+        let (records, terms): (Vec<Vec<u8>>, Vec<Vec<String>>) = entries.into_iter().unzip();
         let _turn = self.appending.lock().unwrap_or_else(|e| e.into_inner());
         let mut conflicts = 0;
         loop {
@@ -159,7 +170,12 @@ impl<S: LogStorage> Log<S> {
                 let (blocks, done) = p.finish();
                 (state.size, blocks, done)
             };
-            match self.storage.append(start, &records, &blocks) {
+            let indexed: Vec<(String, u64)> = terms
+                .iter()
+                .enumerate()
+                .flat_map(|(i, ts)| ts.iter().map(move |t| (t.clone(), start + i as u64)))
+                .collect();
+            match self.storage.append(start, &records, &indexed, &blocks) {
                 Ok(()) => {
                     self.cache.put(&blocks);
                     self.state
@@ -263,6 +279,12 @@ impl<S: LogStorage> Log<S> {
             )));
         }
         self.with_reader(new, |r| prove_tree(new, old, r))
+    }
+
+    /// The indexes of the entries appended with `term` (see [`Record::index_terms`]), in
+    /// increasing order, as stored (a pool's other instances' included).
+    pub fn find(&self, term: &str) -> Result<Vec<u64>, LogError> {
+        Ok(self.storage.find(term)?)
     }
 
     /// Records `from..to` in canonical form.

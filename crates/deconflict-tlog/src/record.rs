@@ -113,6 +113,27 @@ impl Record {
         }
     }
 
+    /// The terms the log indexes this record under ([`crate::Log::find`]): `subject:<subject>`,
+    /// `ovn:<ovn>` for a `body.ovn` string (the OVN a write produced or a site was published
+    /// with) and `key:<ovn>` for each string of a `body.key` array (the OVNs a writer proved
+    /// it had seen).
+    pub fn index_terms(&self) -> Vec<String> {
+        let mut terms = vec![format!("subject:{}", self.subject)];
+        if let Some(Value::String(ovn)) = self.body.get("ovn") {
+            terms.push(format!("ovn:{ovn}"));
+        }
+        if let Some(Value::Array(key)) = self.body.get("key") {
+            terms.extend(
+                key.iter()
+                    .filter_map(Value::as_str)
+                    .map(|k| format!("key:{k}")),
+            );
+        }
+        terms.sort_unstable();
+        terms.dedup();
+        terms
+    }
+
     /// The canonical bytes: what the log hashes and stores.
     pub fn to_bytes(&self) -> Result<Vec<u8>, RecordError> {
         let mut out = String::with_capacity(256);
@@ -256,6 +277,14 @@ mod tests {
             r#"{"body":{"entity_type":"operational_intent","key":["ovn-a","ovn-b"],"note":"é \"q\"\n","ovn":"ovn-2","zeta":-3},"kind":"dss_write_key","party":"alpha","subject":"7a1c","time":"2026-11-27T20:00:00Z","v":1}"#
         );
         assert_eq!(Record::from_bytes(&b).unwrap(), r);
+    }
+
+    #[test]
+    fn index_terms_name_the_subject_the_new_ovn_and_the_key() {
+        assert_eq!(
+            sample().index_terms(),
+            ["key:ovn-a", "key:ovn-b", "ovn:ovn-2", "subject:7a1c"]
+        );
     }
 
     #[test]

@@ -10,7 +10,11 @@ use deconflict_humanitarian::conflict::Written;
 use crate::error::ApiError;
 use crate::extract::require::{OiRead, OiWrite};
 use crate::extract::{Authorized, Json, PathParams};
+use crate::recorder::{dss_write, WriteOp};
 use crate::state::AppState;
+
+/// `entity_type` in log records.
+const KIND: &str = "operational_intent";
 
 type Change = (
     StatusCode,
@@ -70,11 +74,28 @@ async fn put(
 ) -> Result<Change, ApiError> {
     let now = st.now();
     let req = parse::put_operational_intent(id, ovn, &body, &st.limits, now)?;
-    let caller = auth.caller();
+    let (caller, rec) = (auth.caller(), st.recorder.clone());
     let written = Written::intent(req.id);
     let (resp, created) = st
         .write_extents(now, move |tx| {
-            Ok((rules::put(tx, &caller, &req, now)?, vec![written]))
+            let (resp, created) = rules::put(tx, &caller, &req, now)?;
+            let op = if created {
+                WriteOp::Create
+            } else {
+                WriteOp::Update
+            };
+            let ovn = resp
+                .operational_intent_reference
+                .ovn
+                .as_deref()
+                .unwrap_or_default();
+            let id = req.id.to_string();
+            let key = req.key.iter().cloned();
+            rec.record(
+                tx,
+                &dss_write(now, &caller.manager, KIND, &id, op, ovn, key),
+            )?;
+            Ok(((resp, created), vec![written]))
         })
         .await?;
     Ok((super::created_or_ok(created), axum::Json(resp)))
@@ -87,9 +108,17 @@ pub async fn delete(
 ) -> Result<axum::Json<wire::ChangeOperationalIntentReferenceResponse>, ApiError> {
     let id = parse::entity_id("entityid", &id)?;
     let ovn = parse::ovn("ovn", &ovn)?;
-    let (caller, now) = (auth.caller(), st.now());
+    let (caller, now, rec) = (auth.caller(), st.now(), st.recorder.clone());
     let resp = st
-        .write(move |tx| rules::delete(tx, &caller, id, &ovn, now))
+        .write(move |tx| {
+            let resp = rules::delete(tx, &caller, id, &ovn, now)?;
+            let (id, op) = (id.to_string(), WriteOp::Delete);
+            rec.record(
+                tx,
+                &dss_write(now, &caller.manager, KIND, &id, op, &ovn, []),
+            )?;
+            Ok(resp)
+        })
         .await?;
     Ok(axum::Json(resp))
 }

@@ -127,6 +127,75 @@ pub fn serve_config(backend: Backend, dir: &std::path::Path) -> (Config, Option<
     (config, db)
 }
 
+/// A whole `serve` (the path `deconflict serve` runs: log, recorder, checkpointer ...) on
+/// `backend` with data in `dir/data`, running until [`Served::stop`].
+pub struct Served {
+    pub base: String,
+    pub state: AppState,
+    pub keys: DevKeys,
+    stop: tokio::sync::oneshot::Sender<()>,
+    running: tokio::task::JoinHandle<Result<(), deconflict_server::ServeError>>,
+    _db: Option<TestDb>,
+}
+
+impl Served {
+    pub async fn start(backend: Backend, dir: &std::path::Path) -> Self {
+        Self::start_with(backend, dir, &[]).await
+    }
+
+    /// With `parties` registered.
+    pub async fn start_with(
+        backend: Backend,
+        dir: &std::path::Path,
+        parties: &[(&str, Role)],
+    ) -> Self {
+        let (mut config, db) = serve_config(backend, dir);
+        config.humanitarian.parties = parties
+            .iter()
+            .map(|(id, role)| Party {
+                id: (*id).to_owned(),
+                role: *role,
+                name: format!("Party {id}"),
+                contact: None,
+            })
+            .collect();
+        let server = deconflict_server::Server::bind(config).await.unwrap();
+        let state = server.state().clone();
+        let base = format!("http://{}", server.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        let keys = DevKeys::load_or_create(&dir.join("data")).unwrap();
+        Self {
+            base,
+            state,
+            keys,
+            stop,
+            running,
+            _db: db,
+        }
+    }
+
+    /// A token of `sub` with `scopes`, valid for a minute.
+    pub fn token(&self, sub: &str, scopes: &[&str]) -> String {
+        let scopes = scopes.iter().copied();
+        let aud = "localhost";
+        self.keys
+            .sign(sub, scopes, aud, DEV_ISSUER, Duration::from_secs(60))
+    }
+
+    /// Shuts the server down and checks it stopped cleanly within 10 s.
+    pub async fn stop(self) {
+        self.stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), self.running)
+            .await
+            .expect("the server stops within 10 s")
+            .unwrap()
+            .unwrap();
+    }
+}
+
 pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, Limits::default()).await
 }

@@ -16,6 +16,7 @@ mod incidents;
 mod notifications;
 mod operational_intents;
 mod purge;
+mod recorded;
 mod robustness;
 mod shutdown;
 mod subscriptions;

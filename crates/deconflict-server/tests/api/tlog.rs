@@ -4,8 +4,6 @@
 
 use std::time::{Duration, Instant};
 
-use deconflict_auth::{DevKeys, DEV_ISSUER};
-use deconflict_server::Server;
 use deconflict_tlog::{
     check_consistency, check_inclusion, leaf_hash, Hash, Kind, Record, SignedCheckpoint,
 };
@@ -24,23 +22,11 @@ fn hashes(v: &Value) -> Vec<Hash> {
 
 async fn the_log_serves_checkpoints_and_proofs_that_verify(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let (config, _db) = serve_config(backend, dir.path());
-    let server = Server::bind(config).await.unwrap();
-    let served = server.state().log.clone().expect("serve opens the log");
+    let server = Served::start(backend, dir.path()).await;
+    let served = server.state.log.clone().expect("serve opens the log");
     let vkey = served.key.verifier_key().to_string();
-    let base = format!("http://{}", server.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
-    let keys = DevKeys::load_or_create(&dir.path().join("data")).unwrap();
-    let token = keys.sign(
-        "observer",
-        [SC],
-        "localhost",
-        DEV_ISSUER,
-        Duration::from_secs(60),
-    );
+    let base = server.base.clone();
+    let token = server.token("observer", &[SC]);
     let client = reqwest::Client::new();
     let get = |path: &str| {
         client
@@ -135,12 +121,7 @@ async fn the_log_serves_checkpoints_and_proofs_that_verify(backend: Backend) {
             .expect_error(400, field);
     }
 
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), running)
-        .await
-        .expect("the server stops within 10 s")
-        .unwrap()
-        .unwrap();
+    server.stop().await;
 }
 
 backend_tests!(the_log_serves_checkpoints_and_proofs_that_verify);

@@ -2,8 +2,9 @@
 //! store's database, or the store's own file: the tables are prefixed `tlog_`) and PostgreSQL
 //! (the tables beside the store's, in the same database, shared by a pool's instances).
 //!
-//! Four tables: `tlog_records` (index, canonical record), `tlog_blocks` (block index, its root,
-//! the 510 hashes of its levels 0-7, see `tree`), `tlog_checkpoints` (tree size, signed note)
+//! Five tables: `tlog_records` (index, canonical record), `tlog_blocks` (block index, its root,
+//! the 510 hashes of its levels 0-7, see `tree`), `tlog_checkpoints` (tree size, signed note),
+//! `tlog_terms` (term, index: what [`LogStorage::find`] looks up, written with the records)
 //! and, on PostgreSQL, `tlog_head` (the size, locked by each append so that a pool's instances
 //! append one after the other). An append writes records and completed blocks in one
 //! transaction, and is refused as a [`StorageError::Conflict`] if the stored size is not the
@@ -47,14 +48,18 @@ pub struct Loaded {
 pub trait LogStorage: Send + Sync + 'static {
     /// The roots of complete blocks `from_block..` and the records of the incomplete block.
     fn load(&self, from_block: u64) -> Result<Loaded, StorageError>;
-    /// Stores `records` as entries `start..`, and the blocks they complete, in one durable
-    /// transaction; [`StorageError::Conflict`] if the log does not hold exactly `start` entries.
+    /// Stores `records` as entries `start..`, their index `terms` (term, entry index), and the
+    /// blocks they complete, in one durable transaction; [`StorageError::Conflict`] if the log
+    /// does not hold exactly `start` entries.
     fn append(
         &self,
         start: u64,
         records: &[Vec<u8>],
+        terms: &[(String, u64)],
         blocks: &[BlockRow],
     ) -> Result<(), StorageError>;
+    /// The indexes of the entries appended with `term`, in increasing order.
+    fn find(&self, term: &str) -> Result<Vec<u64>, StorageError>;
     /// The hashes of levels 0-7 of a complete block.
     fn read_block(&self, block: u64) -> Result<Vec<u8>, StorageError>;
     /// Records `from..to` (fewer if the log is shorter).
@@ -76,9 +81,13 @@ impl LogStorage for Box<dyn LogStorage> {
         &self,
         start: u64,
         records: &[Vec<u8>],
+        terms: &[(String, u64)],
         blocks: &[BlockRow],
     ) -> Result<(), StorageError> {
-        (**self).append(start, records, blocks)
+        (**self).append(start, records, terms, blocks)
+    }
+    fn find(&self, term: &str) -> Result<Vec<u64>, StorageError> {
+        (**self).find(term)
     }
     fn read_block(&self, block: u64) -> Result<Vec<u8>, StorageError> {
         (**self).read_block(block)

@@ -12,6 +12,7 @@ SELECT pg_advisory_xact_lock(7361626);
 CREATE TABLE IF NOT EXISTS tlog_records (idx BIGINT PRIMARY KEY, record BYTEA NOT NULL);
 CREATE TABLE IF NOT EXISTS tlog_blocks (block BIGINT PRIMARY KEY, root BYTEA NOT NULL, hashes BYTEA NOT NULL);
 CREATE TABLE IF NOT EXISTS tlog_checkpoints (size BIGINT PRIMARY KEY, note BYTEA NOT NULL);
+CREATE TABLE IF NOT EXISTS tlog_terms (term TEXT NOT NULL, idx BIGINT NOT NULL, PRIMARY KEY (term, idx));
 CREATE TABLE IF NOT EXISTS tlog_head (one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one), size BIGINT NOT NULL);
 INSERT INTO tlog_head (one, size) VALUES (TRUE, 0) ON CONFLICT DO NOTHING;
 ";
@@ -137,6 +138,7 @@ impl LogStorage for PostgresLogStorage {
         &self,
         start: u64,
         records: &[Vec<u8>],
+        terms: &[(String, u64)],
         blocks: &[BlockRow],
     ) -> Result<(), StorageError> {
         let mut c = lock(&self.writer);
@@ -157,6 +159,15 @@ impl LogStorage for PostgresLogStorage {
             "INSERT INTO tlog_records (idx, record) SELECT * FROM unnest($1::BIGINT[], $2::BYTEA[])",
             &[&idx, &records],
         )?;
+        if !terms.is_empty() {
+            let (t, i): (Vec<&str>, Vec<i64>) =
+                terms.iter().map(|(t, i)| (t.as_str(), *i as i64)).unzip();
+            tx.execute(
+                "INSERT INTO tlog_terms (term, idx) SELECT * FROM unnest($1::TEXT[], $2::BIGINT[]) \
+                 ON CONFLICT DO NOTHING",
+                &[&t, &i],
+            )?;
+        }
         if !blocks.is_empty() {
             let b: Vec<i64> = blocks.iter().map(|b| b.block as i64).collect();
             let roots: Vec<&[u8]> = blocks.iter().map(|b| &b.root.0[..]).collect();
@@ -173,6 +184,14 @@ impl LogStorage for PostgresLogStorage {
         )?;
         tx.commit()?;
         Ok(())
+    }
+
+    fn find(&self, term: &str) -> Result<Vec<u64>, StorageError> {
+        let rows = lock(&self.reader).query(
+            "SELECT idx FROM tlog_terms WHERE term = $1 ORDER BY idx",
+            &[&term],
+        )?;
+        Ok(rows.iter().map(|r| r.get::<_, i64>(0) as u64).collect())
     }
 
     fn read_block(&self, block: u64) -> Result<Vec<u8>, StorageError> {

@@ -12,6 +12,7 @@ const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS tlog_records (idx INTEGER PRIMARY KEY, record BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS tlog_blocks (block INTEGER PRIMARY KEY, root BLOB NOT NULL, hashes BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS tlog_checkpoints (size INTEGER PRIMARY KEY, note BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS tlog_terms (term TEXT NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (term, idx)) WITHOUT ROWID;
 ";
 
 /// A log in a SQLite file.
@@ -83,6 +84,7 @@ impl LogStorage for SqliteLogStorage {
         &self,
         start: u64,
         records: &[Vec<u8>],
+        terms: &[(String, u64)],
         blocks: &[BlockRow],
     ) -> Result<(), StorageError> {
         let mut c = lock(&self.writer);
@@ -100,6 +102,11 @@ impl LogStorage for SqliteLogStorage {
             for (i, r) in records.iter().enumerate() {
                 ins.execute(params![(start + i as u64) as i64, r])?;
             }
+            let mut ins =
+                tx.prepare_cached("INSERT OR IGNORE INTO tlog_terms (term, idx) VALUES (?1, ?2)")?;
+            for (term, idx) in terms {
+                ins.execute(params![term, *idx as i64])?;
+            }
             let mut ins = tx.prepare_cached(
                 "INSERT INTO tlog_blocks (block, root, hashes) VALUES (?1, ?2, ?3)",
             )?;
@@ -109,6 +116,15 @@ impl LogStorage for SqliteLogStorage {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    fn find(&self, term: &str) -> Result<Vec<u64>, StorageError> {
+        let c = lock(&self.reader);
+        let mut q = c.prepare_cached("SELECT idx FROM tlog_terms WHERE term = ?1 ORDER BY idx")?;
+        let rows = q.query_map(params![term], |r| r.get::<_, i64>(0))?;
+        Ok(rows
+            .map(|r| r.map(|i| i as u64))
+            .collect::<Result<_, _>>()?)
     }
 
     fn read_block(&self, block: u64) -> Result<Vec<u8>, StorageError> {

@@ -4,16 +4,74 @@
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use deconflict_core::store::ReadTx;
 use deconflict_core::DssError;
 use deconflict_humanitarian::conflict::Written;
 use deconflict_humanitarian::party::Action;
 use deconflict_humanitarian::publish::{self, Notified, Outcome};
+use deconflict_tlog::{Kind, Record};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::extract::{Json, Member, PathParams};
+use crate::recorder::record_time;
 use crate::state::AppState;
+
+/// The log record of notifying (`outcome` created or updated) or withdrawing (`None`) a site
+/// or movement: `party` and `subject` are its party and DSS id; the body holds `op`, its
+/// `external_id`, `name` and `category` (if it has one), the OVN of its DSS entity (`ovn`,
+/// absent once withdrawn) and `content_sha256`, the SHA-256 (hex) of the stored JSON, so the
+/// log commits to every field without holding coordinates (records carry no fractions).
+/// `None` for an unchanged notification: nothing happened.
+pub(super) fn event<T: Notified>(
+    tx: &dyn ReadTx,
+    record: &T,
+    outcome: Option<Outcome>,
+    now: DateTime<Utc>,
+) -> Result<Option<Record>, DssError> {
+    let notified = T::KIND == deconflict_humanitarian::site::KIND;
+    let (kind, op) = match (outcome, notified) {
+        (Some(Outcome::Unchanged), _) => return Ok(None),
+        (Some(Outcome::Created), true) => (Kind::SiteNotified, "created"),
+        (Some(Outcome::Updated), true) => (Kind::SiteNotified, "updated"),
+        (None, true) => (Kind::SiteWithdrawn, "withdrawn"),
+        (Some(Outcome::Created), false) => (Kind::MovementNotified, "created"),
+        (Some(Outcome::Updated), false) => (Kind::MovementNotified, "updated"),
+        (None, false) => (Kind::MovementWithdrawn, "withdrawn"),
+    };
+    let stored = serde_json::to_vec(record).map_err(|e| DssError::Internal(e.to_string()))?;
+    let fields: Map<String, Value> =
+        serde_json::from_slice(&stored).map_err(|e| DssError::Internal(e.to_string()))?;
+    let mut body = Map::new();
+    body.insert("op".into(), op.into());
+    body.insert(
+        "content_sha256".into(),
+        hex::encode(Sha256::digest(&stored)).into(),
+    );
+    for name in ["external_id", "name", "category"] {
+        if let Some(v @ Value::String(_)) = fields.get(name) {
+            body.insert(name.into(), v.clone());
+        }
+    }
+    if outcome.is_some() {
+        let id = super::id(record.id()).map_err(|_| DssError::Internal("a stored id".into()))?;
+        let reference = serde_json::to_value(T::reference(tx, id, now)?)
+            .map_err(|e| DssError::Internal(e.to_string()))?;
+        if let Some(ovn @ Value::String(_)) = reference.get("ovn") {
+            body.insert("ovn".into(), ovn.clone());
+        }
+    }
+    Ok(Some(Record {
+        kind,
+        time: record_time(now),
+        party: record.party().to_owned(),
+        subject: record.id().to_owned(),
+        body,
+    }))
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -89,9 +147,13 @@ async fn notify<T: Notified>(
     let salt = st.id_salt().await?;
     let valid = T::validate(&input, &party.id, &salt, now, &st.limits)?;
     let (base, limits) = (st.layer.base_url.clone(), st.limits.clone());
+    let rec = st.recorder.clone();
     let (record, outcome) = st
         .write_extents(now, move |tx| {
             let (record, outcome) = T::put(tx, &party.id, &valid, &base, &limits, now)?;
+            if let Some(e) = event(tx, &record, Some(outcome), now)? {
+                rec.record(tx, &e)?;
+            }
             let written = written::<T>(&record, outcome)?;
             Ok(((record, outcome), written))
         })
@@ -152,9 +214,15 @@ pub async fn delete<T: Notified>(
 ) -> Result<axum::Json<T>, ApiError> {
     let party = who.may(&st, T::ACTION)?;
     let id = super::id(&id)?;
-    let now = st.now();
+    let (now, rec) = (st.now(), st.recorder.clone());
     let record = st
-        .write(move |tx| T::withdraw(tx, &party.id, id, now))
+        .write(move |tx| {
+            let record = T::withdraw(tx, &party.id, id, now)?;
+            if let Some(e) = event(tx, &record, None, now)? {
+                rec.record(tx, &e)?;
+            }
+            Ok(record)
+        })
         .await?;
     Ok(axum::Json(record))
 }

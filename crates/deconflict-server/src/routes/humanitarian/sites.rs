@@ -82,6 +82,7 @@ pub async fn import(
         ));
     }
     let (base, limits) = (st.layer.base_url.clone(), st.limits.clone());
+    let rec = st.recorder.clone();
     let imported = st
         .write_extents(now, move |tx| {
             let mut out = Vec::with_capacity(valid.len());
@@ -89,6 +90,9 @@ pub async fn import(
             for (index, v) in &valid {
                 let (site, outcome) = publish::put_site(tx, &party.id, v, &base, &limits, now)?;
                 written.extend(super::notified::written(&site, outcome)?);
+                if let Some(e) = super::notified::event(tx, &site, Some(outcome), now)? {
+                    rec.record(tx, &e)?;
+                }
                 out.push(Imported {
                     index: *index,
                     id: site.id,
