@@ -2,7 +2,8 @@
 # Builds the release binaries, starts `deconflict serve --dev` on a fresh temporary data
 # directory on a free loopback port, runs `deconflict-load all` against it, then measures the
 # start-up time after a restart with the seeded data and the server's memory (VmRSS/VmHWM),
-# stops the server and prints everything.
+# runs the query and version scenarios again against the restarted server, stops it and prints
+# everything. Every report notes the server's CPU per request (`--server-pid`).
 #
 # Settings (environment):
 #   COUNT=100000     intents seeded over HTTP
@@ -91,6 +92,7 @@ DECONFLICT_TOKEN=$(token "$DATA")
 
 echo "== deconflict-load --threads $THREADS all --count $COUNT --concurrency $CONCURRENCY --duration $DURATION"
 "$BIN/deconflict-load" --url "$URL" --threads "$THREADS" --json-out "$WORK/all.json" \
+    --server-pid "$SERVER_PID" \
     all --count "$COUNT" --concurrency "$CONCURRENCY" --duration "$DURATION" | tee "$WORK/all.txt"
 MEM_LOADED=$(memory "$SERVER_PID")
 echo "server memory after the load: $MEM_LOADED"
@@ -102,6 +104,14 @@ STARTUP_SEEDED=$STARTUP
 sleep 1
 MEM_RESTARTED=$(memory "$SERVER_PID")
 echo "start-up with the seeded store ($((DB_BYTES / 1000000)) MB): ${STARTUP_SEEDED} s; memory: $MEM_RESTARTED"
+for scenario in query version; do
+    echo "== $scenario after the restart"
+    "$BIN/deconflict-load" --url "$URL" --threads "$THREADS" --server-pid "$SERVER_PID" \
+        --json-out "$WORK/restarted-$scenario.json" \
+        "$scenario" --concurrency "$CONCURRENCY" --duration "$DURATION" |
+        tee -a "$WORK/restarted.txt"
+    sleep 2
+done
 stop_server
 
 if [[ $MILLION == 1 ]]; then
@@ -117,7 +127,7 @@ if [[ $MILLION == 1 ]]; then
     DECONFLICT_TOKEN=$(token "$BIG")
     echo "== query against $BIG_COUNT intents"
     "$BIN/deconflict-load" --url "$URL" --threads "$THREADS" --json-out "$WORK/big-query.json" \
-        query --concurrency "$CONCURRENCY" --duration "$DURATION" | tee -a "$WORK/big.txt"
+        --server-pid "$SERVER_PID" query --concurrency "$CONCURRENCY" --duration "$DURATION" | tee -a "$WORK/big.txt"
     MEM_BIG_LOADED=$(memory "$SERVER_PID")
     stop_server
 fi
@@ -128,6 +138,8 @@ cat "$WORK/all.txt"
 echo "start-up, empty store:            ${STARTUP_EMPTY} s"
 echo "server memory after the load:     $MEM_LOADED"
 echo "start-up after restart ($COUNT+):  ${STARTUP_SEEDED} s; memory $MEM_RESTARTED"
+echo "after the restart:"
+cat "$WORK/restarted.txt"
 if [[ $MILLION == 1 ]]; then
     echo "start-up with $BIG_COUNT intents: ${STARTUP_BIG} s; memory $MEM_BIG; after queries $MEM_BIG_LOADED"
 fi

@@ -6,6 +6,7 @@
 
 mod client;
 mod contention;
+mod cpu;
 mod direct;
 mod query;
 mod region;
@@ -66,6 +67,10 @@ struct Cli {
     /// Also write the reports as JSON to this file.
     #[arg(long, global = true, value_name = "FILE")]
     json_out: Option<PathBuf>,
+    /// Process id of the server (on this machine): each scenario's report then notes the
+    /// server's CPU time during it, in all and per request (from /proc/PID/stat).
+    #[arg(long, global = true, value_name = "PID")]
+    server_pid: Option<u32>,
     #[command(subcommand)]
     command: Command,
 }
@@ -186,7 +191,8 @@ fn main() -> Result<()> {
         .worker_threads(cli.threads)
         .enable_all()
         .build()?;
-    let reports = rt.block_on(run(&ep, &cli.command, cli.json))?;
+    let cpu = cli.server_pid.map(cpu::ServerCpu::new);
+    let reports = rt.block_on(run(&ep, &cli.command, cli.json, cpu.as_ref()))?;
     if let Some(path) = &cli.json_out {
         std::fs::write(path, serde_json::to_string_pretty(&reports)?)
             .with_context(|| format!("writing {}", path.display()))?;
@@ -223,17 +229,36 @@ async fn wait_healthy(ep: &Endpoint, max_time: Duration) -> Result<f64> {
     Ok(start.elapsed().as_secs_f64())
 }
 
-async fn run(ep: &Endpoint, command: &Command, quiet: bool) -> Result<Vec<Report>> {
+/// Runs `scenario`, noting the server's CPU during it when `cpu` is given.
+async fn metered(
+    cpu: Option<&cpu::ServerCpu>,
+    scenario: impl std::future::Future<Output = Result<Vec<Report>>>,
+) -> Result<Vec<Report>> {
+    let before = cpu.map(cpu::ServerCpu::seconds).transpose()?;
+    let mut reports = scenario.await?;
+    if let (Some(cpu), Some(before)) = (cpu, before) {
+        cpu.note_since(before, &mut reports)?;
+    }
+    Ok(reports)
+}
+
+async fn run(
+    ep: &Endpoint,
+    command: &Command,
+    quiet: bool,
+    cpu: Option<&cpu::ServerCpu>,
+) -> Result<Vec<Report>> {
     let say = |s: &str| {
         if !quiet {
             eprintln!("{s}");
         }
     };
+    let one = |r: Result<Report>| r.map(|r| vec![r]);
     Ok(match command {
-        Command::Seed(a) => vec![seed::run(ep, a).await?],
-        Command::Query(a) => vec![query::query(ep, a).await?],
-        Command::Version(a) => vec![query::version(ep, a).await?],
-        Command::Contention(a) => contention::run(ep, a).await?,
+        Command::Seed(a) => metered(cpu, async { one(seed::run(ep, a).await) }).await?,
+        Command::Query(a) => metered(cpu, async { one(query::query(ep, a).await) }).await?,
+        Command::Version(a) => metered(cpu, async { one(query::version(ep, a).await) }).await?,
+        Command::Contention(a) => metered(cpu, contention::run(ep, a)).await?,
         Command::SeedDirect(_) | Command::WaitHealthy { .. } => {
             unreachable!("handled before the runtime starts")
         }
@@ -253,7 +278,7 @@ async fn run(ep: &Endpoint, command: &Command, quiet: bool) -> Result<Vec<Report
                         offset: 0,
                         max_time: Duration::from_secs(1200),
                     };
-                    out.push(seed::run(ep, &s).await?);
+                    out.extend(metered(cpu, async { one(seed::run(ep, &s).await) }).await?);
                     tokio::time::sleep(a.pause).await;
                 }
                 Ok(v) => say(&format!(
@@ -275,10 +300,10 @@ async fn run(ep: &Endpoint, command: &Command, quiet: bool) -> Result<Vec<Report
                 side_m: 2_000.0,
                 window_min: 60,
             };
-            out.push(query::query(ep, &q).await?);
+            out.extend(metered(cpu, async { one(query::query(ep, &q).await) }).await?);
             tokio::time::sleep(a.pause).await;
             say("version ...");
-            out.push(query::version(ep, &load).await?);
+            out.extend(metered(cpu, async { one(query::version(ep, &load).await) }).await?);
             tokio::time::sleep(a.pause).await;
             say("contention ...");
             let c = contention::ContentionArgs {
@@ -288,7 +313,7 @@ async fn run(ep: &Endpoint, command: &Command, quiet: bool) -> Result<Vec<Report
                 keep: false,
                 backoff: contention::Backoff::default(),
             };
-            out.extend(contention::run(ep, &c).await?);
+            out.extend(metered(cpu, contention::run(ep, &c)).await?);
             out
         }
     })
