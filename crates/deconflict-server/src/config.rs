@@ -16,6 +16,10 @@
 //! [log]
 //! origin = "dss.example.org/log"         # the log's name in checkpoints and its key's name
 //!
+//! [postgres]                            # only with a postgres:// store
+//! max_connections = 16
+//! connect_timeout_secs = 5
+//!
 //! [humanitarian]
 //! base_url = "https://dss.example.org"   # where /uss/v1 serves the details of sites and movements
 //! dss_registered_only = false           # true: unregistered subs may not write on /dss/v1 either
@@ -34,6 +38,7 @@ use std::time::Duration;
 use clap::builder::BoolishValueParser;
 use deconflict_core::limits::Limits;
 use deconflict_humanitarian::party::Party;
+use deconflict_store::PostgresOptions;
 use serde::Deserialize;
 
 /// The flags of `deconflict serve`. Each also reads a `DECONFLICT_*` variable; repeatable
@@ -104,6 +109,15 @@ pub struct ServeArgs {
     /// key made for it on first start [default: deconflict/log].
     #[arg(long, env = "DECONFLICT_LOG_ORIGIN", value_name = "NAME")]
     pub log_origin: Option<String>,
+    /// PostgreSQL store: connections this instance holds at most for writes and blocking
+    /// reads (one more catches up reads) [default: 16]. Other settings: `[postgres]` in the
+    /// file.
+    #[arg(long, env = "DECONFLICT_PG_MAX_CONNECTIONS", value_name = "N")]
+    pub pg_max_connections: Option<u32>,
+    /// PostgreSQL store: seconds to wait for a new or a free connection before a request is
+    /// answered 503 [default: 5].
+    #[arg(long, env = "DECONFLICT_PG_CONNECT_TIMEOUT_SECS", value_name = "SECS")]
+    pub pg_connect_timeout_secs: Option<u64>,
 }
 
 /// The TOML file. Every key is optional; an unknown key is an error, so that a typo does not
@@ -126,6 +140,7 @@ pub struct FileConfig {
     pub purge_grace_secs: Option<u64>,
     pub request_timeout_secs: Option<u64>,
     pub limits: Option<Limits>,
+    pub postgres: Option<PostgresFile>,
     pub humanitarian: Option<HumanitarianFile>,
     pub log: Option<LogFile>,
 }
@@ -157,6 +172,18 @@ fn log_origin(origin: &str) -> Result<String, ConfigError> {
         return Err(bad("must not hold white space or '+'"));
     }
     Ok(origin.to_owned())
+}
+
+/// The `[postgres]` section of the TOML file: settings of a PostgreSQL store.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresFile {
+    pub max_connections: Option<u32>,
+    pub connect_timeout_secs: Option<u64>,
+    /// Runs of a write, the first included, before repeated serialization failures give 409.
+    pub max_attempts: Option<u32>,
+    /// Writes that share one transaction at most.
+    pub max_batch: Option<usize>,
 }
 
 /// The `[humanitarian]` section of the TOML file.
@@ -197,6 +224,8 @@ pub struct Config {
     pub purge_grace: Duration,
     pub request_timeout: Duration,
     pub limits: Limits,
+    /// Used with a PostgreSQL store only.
+    pub postgres: PostgresOptions,
     pub humanitarian: Humanitarian,
     /// The log's origin ([`DEFAULT_LOG_ORIGIN`] unless configured).
     pub log_origin: String,
@@ -222,6 +251,7 @@ impl Default for Config {
             purge_grace: Duration::from_secs(DEFAULT_PURGE_GRACE_SECS),
             request_timeout: Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECS),
             limits: Limits::default(),
+            postgres: PostgresOptions::default(),
             humanitarian: Humanitarian::default(),
             log_origin: DEFAULT_LOG_ORIGIN.to_owned(),
         }
@@ -412,6 +442,7 @@ impl Config {
                 "request_timeout_secs",
             )?,
             limits,
+            postgres: postgres_options(args, file.postgres.unwrap_or_default())?,
             humanitarian: {
                 let h = file.humanitarian.unwrap_or_default();
                 if let Some(url) = &h.base_url {
@@ -449,6 +480,41 @@ impl Config {
         }
         Ok(config)
     }
+}
+
+/// The flags over the `[postgres]` section over the defaults; every count at least 1.
+fn postgres_options(args: &ServeArgs, file: PostgresFile) -> Result<PostgresOptions, ConfigError> {
+    let d = PostgresOptions::default();
+    let at_least_one = |field: &'static str, n: u64| {
+        if n == 0 {
+            Err(ConfigError::Invalid {
+                field,
+                rule: "must be at least 1".into(),
+            })
+        } else {
+            Ok(())
+        }
+    };
+    let options = PostgresOptions {
+        max_connections: args
+            .pg_max_connections
+            .or(file.max_connections)
+            .unwrap_or(d.max_connections),
+        connect_timeout: args
+            .pg_connect_timeout_secs
+            .or(file.connect_timeout_secs)
+            .map_or(d.connect_timeout, Duration::from_secs),
+        max_attempts: file.max_attempts.unwrap_or(d.max_attempts),
+        max_batch: file.max_batch.unwrap_or(d.max_batch),
+    };
+    at_least_one("postgres.max_connections", options.max_connections.into())?;
+    at_least_one(
+        "postgres.connect_timeout_secs",
+        options.connect_timeout.as_secs(),
+    )?;
+    at_least_one("postgres.max_attempts", options.max_attempts.into())?;
+    at_least_one("postgres.max_batch", options.max_batch as u64)?;
+    Ok(options)
 }
 
 impl FileConfig {
@@ -555,6 +621,55 @@ max_body_bytes = 2048
         assert_eq!(c.limits.max_body_bytes, 4096);
         assert_eq!(c.limits.oi_max_vertices, 12);
         assert!(c.dev);
+    }
+
+    #[test]
+    fn postgres_settings_come_from_the_file_and_flags_and_zero_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write_file(
+            dir.path(),
+            r#"
+[postgres]
+max_connections = 4
+connect_timeout_secs = 2
+max_attempts = 3
+max_batch = 8
+"#,
+        );
+        let config = path.to_str().expect("utf-8");
+        let c = Config::load(&args(&["--config", config])).expect("valid");
+        assert_eq!(
+            c.postgres,
+            PostgresOptions {
+                max_connections: 4,
+                connect_timeout: Duration::from_secs(2),
+                max_attempts: 3,
+                max_batch: 8,
+            }
+        );
+        let c = Config::load(&args(&[
+            "--config",
+            config,
+            "--pg-max-connections",
+            "32",
+            "--pg-connect-timeout-secs",
+            "9",
+        ]))
+        .expect("valid");
+        assert_eq!(c.postgres.max_connections, 32);
+        assert_eq!(c.postgres.connect_timeout, Duration::from_secs(9));
+        assert_eq!(c.postgres.max_batch, 8);
+
+        let e = Config::load(&args(&["--config", config, "--pg-max-connections", "0"]))
+            .expect_err("zero connections");
+        assert_eq!(
+            e.to_string(),
+            "postgres.max_connections: must be at least 1"
+        );
+        let bad = write_file(dir.path(), "[postgres]\nmax_conections = 4\n");
+        let e = Config::load(&args(&["--config", bad.to_str().expect("utf-8")]))
+            .expect_err("a misspelt key");
+        assert!(e.to_string().contains("max_conections"), "{e}");
     }
 
     #[test]

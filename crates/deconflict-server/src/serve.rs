@@ -171,11 +171,12 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
             Ok(Arc::new(store))
         }
         StoreConfig::Postgres { url } => {
-            let open_url = url.clone();
-            let store = tokio::task::spawn_blocking(move || PostgresStore::open(&open_url))
-                .await
-                .map_err(joined)?
-                .map_err(failed(config.store.describe()))?;
+            let (open_url, options) = (url.clone(), config.postgres.clone());
+            let store =
+                tokio::task::spawn_blocking(move || PostgresStore::open_with(&open_url, options))
+                    .await
+                    .map_err(joined)?
+                    .map_err(failed(config.store.describe()))?;
             tracing::info!(
                 database = %store.target(),
                 "store open (PostgreSQL, schema version {})",

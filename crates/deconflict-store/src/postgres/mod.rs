@@ -62,7 +62,7 @@ use image::Image;
 use rows::{persist, prune};
 
 /// Settings of a [`PostgresStore`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostgresOptions {
     /// Connections this instance holds at most.
     pub max_connections: u32,
