@@ -1,6 +1,7 @@
-//! `seed-direct`: write seeded intents straight into a SQLite store, through the same rules the
-//! server applies, without HTTP. For start-up and memory measurements at sizes that would take
-//! too long to seed over HTTP on a small machine. The server must not be running on that file.
+//! `seed-direct`: write seeded intents straight into a store (a SQLite file, or a PostgreSQL
+//! database with `--store`), through the same rules the server applies, without HTTP. For
+//! start-up and memory measurements at sizes that would take too long to seed over HTTP on a
+//! small machine. No server may be running on that store.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -9,8 +10,9 @@ use anyhow::{Context, Result};
 use chrono::Utc;
 use deconflict_core::limits::Limits;
 use deconflict_core::rules::{operational_intents, Caller};
+use deconflict_core::store::Store;
 use deconflict_core::{parse, store};
-use deconflict_store::SqliteStore;
+use deconflict_store::{PostgresStore, SqliteStore};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -19,8 +21,11 @@ use crate::region;
 #[derive(Debug, Clone, clap::Args)]
 pub struct SeedDirectArgs {
     /// The server's data directory; the store is `deconflict.sqlite3` inside it.
-    #[arg(long)]
-    pub data_dir: PathBuf,
+    #[arg(long, required_unless_present = "store")]
+    pub data_dir: Option<PathBuf>,
+    /// A PostgreSQL database (`postgres://user:password@host:port/db`) to write into instead.
+    #[arg(long, value_name = "URL", conflicts_with = "data_dir")]
+    pub store: Option<String>,
     /// Intents to create.
     #[arg(long, default_value_t = 1_000_000)]
     pub count: u64,
@@ -44,7 +49,8 @@ pub struct SeedDirectReport {
     pub seconds: f64,
     pub per_second: f64,
     pub open_seconds: f64,
-    pub database_bytes: u64,
+    /// The SQLite file's size (none for PostgreSQL).
+    pub database_bytes: Option<u64>,
 }
 
 pub fn run(args: &SeedDirectArgs) -> Result<SeedDirectReport> {
@@ -53,9 +59,20 @@ pub fn run(args: &SeedDirectArgs) -> Result<SeedDirectReport> {
         "the region holds {} non-intersecting intents; lower --count or --offset",
         region::CAPACITY
     );
-    let path = args.data_dir.join(DATABASE_FILE);
     let t_open = Instant::now();
-    let store = SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))?;
+    let (store, path): (Box<dyn Store>, Option<PathBuf>) = match (&args.store, &args.data_dir) {
+        (Some(url), _) => (
+            Box::new(PostgresStore::open(url).context("opening the PostgreSQL store")?),
+            None,
+        ),
+        (None, Some(dir)) => {
+            let path = dir.join(DATABASE_FILE);
+            let store =
+                SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))?;
+            (Box::new(store), Some(path))
+        }
+        (None, None) => anyhow::bail!("give --data-dir or --store"),
+    };
     let open_seconds = t_open.elapsed().as_secs_f64();
     let caller = Caller {
         manager: args.manager.clone(),
@@ -82,7 +99,7 @@ pub fn run(args: &SeedDirectArgs) -> Result<SeedDirectReport> {
                 .map_err(|e| anyhow::anyhow!("intent {i}: {e}"))?;
             reqs.push(req);
         }
-        store::write(&store, |tx| {
+        store::write(&*store, |tx| {
             for req in &reqs {
                 operational_intents::put(tx, &caller, req, now)?;
             }
@@ -106,6 +123,8 @@ pub fn run(args: &SeedDirectArgs) -> Result<SeedDirectReport> {
         seconds,
         per_second: created as f64 / seconds.max(1e-9),
         open_seconds,
-        database_bytes: std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
+        database_bytes: path
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len()),
     })
 }

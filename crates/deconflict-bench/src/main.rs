@@ -148,13 +148,13 @@ fn main() -> Result<()> {
         if cli.json {
             println!("{}", serde_json::to_string_pretty(&r)?);
         } else {
+            let file = r
+                .database_bytes
+                .map(|b| format!("; file {} MB", b / 1_000_000))
+                .unwrap_or_default();
             println!(
-                "seed-direct: {} intents in {:.1} s ({:.0}/s); store opened in {:.2} s; file {} MB",
-                r.created,
-                r.seconds,
-                r.per_second,
-                r.open_seconds,
-                r.database_bytes / 1_000_000
+                "seed-direct: {} intents in {:.1} s ({:.0}/s); store opened in {:.2} s{file}",
+                r.created, r.seconds, r.per_second, r.open_seconds,
             );
         }
         return Ok(());
