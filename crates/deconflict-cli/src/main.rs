@@ -2,6 +2,7 @@
 //! subcommand lives in its own module; this file only parses and dispatches.
 
 mod client;
+mod demo;
 mod dev;
 mod log_export;
 mod logging;
@@ -50,6 +51,9 @@ enum Command {
     LogExport(log_export::LogExportArgs),
     /// Check an exported log bundle offline: consistent, or which entry or checkpoint is wrong.
     Verify(verify::VerifyArgs),
+    /// Start a development server loaded with a fictional scenario (parties, sites, convoys,
+    /// operations, an incident) and print what to try next.
+    Demo(demo::DemoArgs),
     /// Print the version.
     Version,
 }
@@ -59,6 +63,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
+        Command::Demo(args) => demo::run(args).await,
         Command::Migrate(args) => tokio::task::spawn_blocking(move || migrate::run(args)).await?,
         Command::DevToken(args) => dev::token(args),
         Command::DevOauth(args) => dev::oauth(args).await,
