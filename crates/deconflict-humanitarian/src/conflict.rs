@@ -383,6 +383,7 @@ mod tests {
             role,
             name: format!("Party {id}"),
             contact: Some(contact.into()),
+            webhook: None,
         }
     }
 

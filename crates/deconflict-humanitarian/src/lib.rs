@@ -14,6 +14,7 @@
 
 pub mod conflict;
 pub mod corridor;
+pub mod delivery;
 pub mod exchange;
 pub mod geometry;
 pub mod incident;

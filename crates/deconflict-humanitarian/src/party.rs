@@ -106,6 +106,53 @@ pub struct Party {
     /// How to reach its liaison cell (free text: a phone number, an address).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact: Option<String>,
+    /// Where its notifications are also posted, signed with the secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<Webhook>,
+}
+
+/// A party's webhook: each notification is POSTed to `url`, signed with an HMAC-SHA256 keyed
+/// by `secret` (never shown by the API).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    pub url: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook")
+            .field("url", &self.url)
+            .field("secret", &"(hidden)")
+            .finish()
+    }
+}
+
+/// The shortest webhook secret accepted, in characters.
+pub const MIN_SECRET_CHARS: usize = 16;
+
+impl Webhook {
+    /// Checks the URL (http or https, no spaces) and the secret (16 to 256 printable
+    /// characters), naming the field.
+    pub fn validate(&self) -> Result<(), DssError> {
+        let u = &self.url;
+        let scheme = u.starts_with("https://") || u.starts_with("http://");
+        if !scheme || u.len() > 2048 || u.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(DssError::bad(
+                "webhook.url",
+                "must be an http(s) URL without spaces, at most 2048 characters",
+            ));
+        }
+        let n = self.secret.chars().count();
+        if !(MIN_SECRET_CHARS..=256).contains(&n) || self.secret.chars().any(char::is_control) {
+            return Err(DssError::bad(
+                "webhook.secret",
+                format!("must be {MIN_SECRET_CHARS} to 256 characters, no control characters"),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Party {
@@ -128,6 +175,9 @@ impl Party {
         }
         if let Some(c) = &self.contact {
             crate::text("contact", c, 500)?;
+        }
+        if let Some(w) = &self.webhook {
+            w.validate()?;
         }
         Ok(())
     }
@@ -238,6 +288,7 @@ mod tests {
             role,
             name: String::new(),
             contact: None,
+            webhook: None,
         }
     }
 
@@ -334,6 +385,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("party[0].id"), "{e}");
+    }
+
+    #[test]
+    fn webhooks_are_checked_and_their_secret_never_printed() {
+        let mut p = party("ngo", Role::Humanitarian);
+        p.webhook = Some(Webhook {
+            url: "https://ngo.example/hook".into(),
+            secret: "0123456789abcdef".into(),
+        });
+        assert!(p.validate().is_ok());
+        assert!(!format!("{p:?}").contains("0123456789abcdef"));
+        let bad = |url: &str, secret: &str| {
+            let mut q = p.clone();
+            q.webhook = Some(Webhook {
+                url: url.into(),
+                secret: secret.into(),
+            });
+            q.validate().unwrap_err().to_string()
+        };
+        assert!(bad("ftp://x", "0123456789abcdef").starts_with("webhook.url:"));
+        assert!(bad("https://a b", "0123456789abcdef").starts_with("webhook.url:"));
+        assert!(bad("https://x", "short").starts_with("webhook.secret:"));
     }
 
     #[test]

@@ -23,11 +23,14 @@
 //! [humanitarian]
 //! base_url = "https://dss.example.org"   # where /uss/v1 serves the details of sites and movements
 //! dss_registered_only = false           # true: unregistered subs may not write on /dss/v1 either
+//! webhook_retry_max_secs = 300          # longest pause between two webhook delivery attempts
 //!
 //! [[humanitarian.party]]
 //! id = "coord"                          # the JWT sub of the party's tokens
 //! role = "coordinator"                  # armed, humanitarian, coordinator or observer
 //! name = "Coordination cell"
+//! contact = "+41 22 000 00 00"
+//! webhook = { url = "https://coord.example/hook", secret = "at least 16 characters" }
 //! ```
 
 use std::fmt;
@@ -192,6 +195,8 @@ pub struct PostgresFile {
 pub struct HumanitarianFile {
     pub base_url: Option<String>,
     pub dss_registered_only: Option<bool>,
+    /// The longest pause between two attempts to deliver to a webhook.
+    pub webhook_retry_max_secs: Option<u64>,
     #[serde(default)]
     pub party: Vec<Party>,
 }
@@ -208,6 +213,8 @@ pub struct Humanitarian {
     pub dss_registered_only: bool,
     /// The parties of the configuration file; the API cannot change them.
     pub parties: Vec<Party>,
+    /// The longest pause between two attempts to deliver to a webhook (`None`: 300 s).
+    pub webhook_retry_max: Option<Duration>,
 }
 
 /// The resolved configuration of a server.
@@ -463,6 +470,15 @@ impl Config {
                     base_url: h.base_url,
                     dss_registered_only: h.dss_registered_only.unwrap_or(false),
                     parties: h.party,
+                    webhook_retry_max: match h.webhook_retry_max_secs {
+                        Some(0) => {
+                            return Err(ConfigError::Invalid {
+                                field: "humanitarian.webhook_retry_max_secs",
+                                rule: "must be at least 1".into(),
+                            })
+                        }
+                        s => s.map(Duration::from_secs),
+                    },
                 }
             },
             log_origin: log_origin(

@@ -22,6 +22,7 @@ mod routes;
 mod serve;
 pub mod state;
 pub mod tlog;
+pub mod webhook;
 
 pub use config::{Config, ServeArgs};
 pub use error::ApiError;

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use crate::config::{Config, StoreConfig};
 use crate::layer::Layer;
 use crate::state::AppState;
-use crate::{purge, router, tlog};
+use crate::{purge, router, tlog, webhook};
 
 /// The database file inside the data directory.
 pub const DATABASE_FILE: &str = "deconflict.sqlite3";
@@ -126,12 +126,24 @@ impl Server {
         });
         let checkpointer = self.state.log.as_deref().map(tlog::spawn_checkpointer);
         let forwarder = self.state.recorder.spawn_forwarder();
+        let mut deliveries = webhook::Settings {
+            instance: webhook::instance_name(
+                &self.config.listen.to_string(),
+                &self.config.data_dir,
+            ),
+            ..webhook::Settings::default()
+        };
+        if let Some(max) = self.config.humanitarian.webhook_retry_max {
+            deliveries.retry_max = max;
+        }
+        let webhooks = webhook::spawn(self.state.clone(), deliveries);
         tracing::info!(address = %self.local_addr()?, "deconflict DSS listening");
         let app = router(self.state.clone());
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
         purger.abort();
+        webhooks.abort();
         if let Some(c) = checkpointer {
             c.abort();
         }

@@ -214,6 +214,7 @@ pub async fn spawn_app_with_parties(backend: Backend, parties: &[(&str, Role)]) 
                 role: *role,
                 name: format!("Party {id}"),
                 contact: None,
+                webhook: None,
             })
             .collect(),
         ..Humanitarian::default()

@@ -462,6 +462,7 @@ async fn a_closed_line_refuses_unregistered_subs_on_the_dss_too(backend: Backend
                 role: Role::Armed,
                 name: String::new(),
                 contact: None,
+                webhook: None,
             }],
             ..Humanitarian::default()
         },

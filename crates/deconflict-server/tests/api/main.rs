@@ -21,3 +21,4 @@ mod robustness;
 mod shutdown;
 mod subscriptions;
 mod tlog;
+mod webhooks;

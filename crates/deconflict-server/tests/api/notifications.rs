@@ -25,6 +25,7 @@ pub fn parties() -> Vec<Party> {
         role,
         name: format!("Party {id}"),
         contact: contact.map(Into::into),
+        webhook: None,
     };
     vec![
         p(COORD, Role::Coordinator, None),

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use deconflict_core::model::Document;
 use deconflict_core::store::Change;
 use deconflict_core::DssError;
-use deconflict_humanitarian::party::{self, Action, Party, Role};
+use deconflict_humanitarian::party::{self, Action, Party, Role, Webhook};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -17,10 +17,19 @@ use crate::state::AppState;
 
 #[derive(Debug, Serialize)]
 pub struct PartyView {
+    /// Without its webhook, shown apart.
     #[serde(flatten)]
     party: Party,
+    /// The webhook's URL, to the party itself and coordinators only; never the secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    webhook: Option<WebhookView>,
     /// `configuration` (the file; fixed) or `api`.
     source: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WebhookView {
+    url: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -37,27 +46,40 @@ pub struct PutParty {
     name: String,
     #[serde(default)]
     contact: Option<String>,
+    #[serde(default)]
+    webhook: Option<Webhook>,
 }
 
-fn view(st: &AppState, party: Party) -> Result<PartyView, ApiError> {
+/// `party` as `viewer` may see it.
+fn view(st: &AppState, viewer: &Party, mut party: Party) -> Result<PartyView, ApiError> {
     let source = if st.layer.is_configured(&party.id)? {
         "configuration"
     } else {
         "api"
     };
-    Ok(PartyView { party, source })
+    let own = viewer.id == party.id || viewer.role.may(Action::ManageParties);
+    let webhook = party
+        .webhook
+        .take()
+        .filter(|_| own)
+        .map(|w| WebhookView { url: w.url });
+    Ok(PartyView {
+        party,
+        webhook,
+        source,
+    })
 }
 
 pub async fn list(
     State(st): State<AppState>,
     who: Member,
 ) -> Result<axum::Json<PartyList>, ApiError> {
-    who.may(&st, Action::ReadLayer)?;
+    let viewer = who.may(&st, Action::ReadLayer)?;
     let parties = st
         .layer
         .parties()?
         .into_iter()
-        .map(|p| view(&st, p))
+        .map(|p| view(&st, &viewer, p))
         .collect::<Result<_, _>>()?;
     Ok(axum::Json(PartyList { parties }))
 }
@@ -67,12 +89,12 @@ pub async fn get(
     who: Member,
     PathParams(id): PathParams<String>,
 ) -> Result<axum::Json<PartyView>, ApiError> {
-    who.may(&st, Action::ReadLayer)?;
+    let viewer = who.may(&st, Action::ReadLayer)?;
     let p = st
         .layer
         .party(&id)?
         .ok_or_else(|| DssError::NotFound(format!("party {id} is not registered")))?;
-    Ok(axum::Json(view(&st, p)?))
+    Ok(axum::Json(view(&st, &viewer, p)?))
 }
 
 fn not_configured(st: &AppState, id: &str) -> Result<(), ApiError> {
@@ -98,12 +120,13 @@ pub async fn put(
         role: body.role,
         name: body.name,
         contact: body.contact,
+        webhook: body.webhook,
     };
     p.validate()?;
     let doc = Arc::new(Document {
         kind: party::KIND.into(),
         id: p.id.clone(),
-        owner: coordinator.id,
+        owner: coordinator.id.clone(),
         body: serde_json::to_string(&p).map_err(|e| ApiError::internal(e.to_string()))?,
     });
     let created = st
@@ -116,7 +139,7 @@ pub async fn put(
     reload(&st).await?;
     Ok((
         super::super::created_or_ok(created),
-        axum::Json(view(&st, p)?),
+        axum::Json(view(&st, &coordinator, p)?),
     ))
 }
 
@@ -141,7 +164,14 @@ pub async fn delete(
         .await?;
     reload(&st).await?;
     Ok(axum::Json(PartyView {
-        party: removed,
+        webhook: removed
+            .webhook
+            .as_ref()
+            .map(|w| WebhookView { url: w.url.clone() }),
+        party: Party {
+            webhook: None,
+            ..removed
+        },
         source: "api",
     }))
 }
