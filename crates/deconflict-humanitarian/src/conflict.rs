@@ -175,15 +175,22 @@ pub fn window(a: &[PreparedVolume], b: &[PreparedVolume]) -> Option<Window> {
     })
 }
 
+/// A conflict recorded (new, or with a new window) and the notifications it made.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub conflict: Conflict,
+    pub notifications: Vec<Notification>,
+}
+
 /// Finds what `written` now intersects among the other parties' live extents, records each
-/// new or changed conflict and notifies both sides, inside `tx`. Returns the notifications
-/// made. Nothing happens when no party is registered (a plain DSS).
+/// new or changed conflict and notifies both sides, inside `tx`. Returns what it recorded.
+/// Nothing happens when no party is registered (a plain DSS).
 pub fn on_write(
     tx: &mut dyn Tx,
     written: Written,
     parties: &Registry,
     now: DateTime<Utc>,
-) -> Result<Vec<Notification>, DssError> {
+) -> Result<Vec<Found>, DssError> {
     if parties.is_empty() {
         return Ok(Vec::new());
     }
@@ -234,7 +241,10 @@ pub fn on_write(
             owner: String::new(),
             body: crate::to_body(&conflict)?,
         })))?;
-        made.extend(notifications);
+        made.push(Found {
+            conflict,
+            notifications,
+        });
     }
     Ok(made)
 }
@@ -468,7 +478,12 @@ mod tests {
             ois::put(tx, &caller, &req, now())?;
             on_write(tx, Written::intent(id), parties, now())
         })
+        .map(notifications)
         .unwrap()
+    }
+
+    fn notifications(found: Vec<Found>) -> Vec<Notification> {
+        found.into_iter().flat_map(|f| f.notifications).collect()
     }
 
     fn to<'a>(made: &'a [Notification], party: &str) -> &'a Notification {
@@ -592,6 +607,7 @@ mod tests {
             put_movement(tx, "ngo", &v, "https://dss.example", &l, now())?;
             on_write(tx, Written::intent(v.id), &registry(), now())
         })
+        .map(notifications)
         .unwrap();
         assert_eq!(made.len(), 2, "{made:?}");
         let armed = to(&made, "bravo");

@@ -12,6 +12,7 @@
 //! status code.
 
 pub mod config;
+pub mod conflict_log;
 pub mod error;
 pub mod events;
 pub mod extract;

@@ -148,20 +148,24 @@ impl AppState {
 impl AppState {
     /// Runs `f` like [`AppState::write`]; then, in the same transaction, finds the conflicts of
     /// each extent `f` says it wrote with the other parties' extents, records them and
-    /// notifies both sides ([`conflict::on_write`]). Readers of notifications are woken after
-    /// the commit; nothing waits for them.
+    /// notifies both sides ([`conflict::on_write`]), and puts each conflict and notification
+    /// into the log ([`crate::conflict_log`]). Readers of notifications are woken after the
+    /// commit; nothing waits for them.
     pub async fn write_extents<T, F>(&self, now: DateTime<Utc>, mut f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnMut(&mut dyn Tx) -> Result<(T, Vec<Written>)> + Send + 'static,
     {
         let parties = self.layer.registry()?;
+        let rec = self.recorder.clone();
         let (out, made) = self
             .write(move |tx| {
                 let (out, written) = f(tx)?;
                 let mut made = 0;
                 for w in written {
-                    made += conflict::on_write(tx, w, &parties, now)?.len();
+                    let found = conflict::on_write(tx, w, &parties, now)?;
+                    crate::conflict_log::record(&rec, tx, &found)?;
+                    made += found.len();
                 }
                 Ok((out, made))
             })

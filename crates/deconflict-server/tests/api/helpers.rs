@@ -157,6 +157,7 @@ impl Served {
                 role: *role,
                 name: format!("Party {id}"),
                 contact: None,
+                webhook: None,
             })
             .collect();
         let server = deconflict_server::Server::bind(config).await.unwrap();

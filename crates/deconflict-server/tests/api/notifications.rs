@@ -348,7 +348,94 @@ async fn bad_event_stream_requests_are_refused(backend: Backend) {
     assert_eq!(resp.status(), 200);
 }
 
+/// Through the whole serve path: each conflict and each notification is in the log, the
+/// notification by the SHA-256 of exactly what its recipient reads.
+async fn conflicts_and_notifications_go_into_the_log(backend: Backend) {
+    use deconflict_humanitarian::party::Role;
+    use deconflict_tlog::Kind;
+    use sha2::{Digest, Sha256};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Served::start_with(
+        backend,
+        dir.path(),
+        &[(NGO, Role::Humanitarian), (ALPHA, Role::Armed)],
+    )
+    .await;
+    let log = server.state.log.clone().unwrap();
+    let client = reqwest::Client::new();
+    let (ngo, alpha) = (server.token(NGO, &[SC]), server.token(ALPHA, &[SC]));
+    let site = client
+        .post(format!("{}/v1/sites", server.base))
+        .bearer_auth(&ngo)
+        .json(&hospital())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(site.status(), 201);
+    let op = new_id();
+    let put = client
+        .put(format!("{}{OI}/{op}", server.base))
+        .bearer_auth(&alpha)
+        .json(&intent(here(), &[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201);
+    let mut conflict = None;
+    for (party, token) in [(NGO, &ngo), (ALPHA, &alpha)] {
+        let list = answer(
+            client
+                .get(format!("{}/v1/notifications", server.base))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let id = list.body["notifications"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let one = answer(
+            client
+                .get(format!("{}/v1/notifications/{id}", server.base))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let entries = crate::recorded::found(&log, &format!("subject:{id}"), 1).await;
+        assert_eq!(entries.len(), 1);
+        let r = &entries[0].1;
+        assert_eq!(r.kind, Kind::Notification);
+        assert_eq!(r.party, party);
+        assert_eq!(r.body["seq"], 1);
+        assert_eq!(
+            r.body["content_sha256"],
+            hex::encode(Sha256::digest(one.text.as_bytes())),
+            "the log holds the hash of what {party} reads"
+        );
+        let text = String::from_utf8(r.to_bytes().unwrap()).unwrap();
+        assert!(
+            !text.contains(&op),
+            "a notification's record names no operation: {text}"
+        );
+        conflict = Some(one.body["conflict"].as_str().unwrap().to_owned());
+    }
+    let conflict = conflict.unwrap();
+    let entries = crate::recorded::found(&log, &format!("subject:{conflict}"), 1).await;
+    let r = &entries[0].1;
+    assert_eq!(r.kind, Kind::Conflict);
+    assert_eq!(r.party, ALPHA);
+    assert_eq!(r.body["sides"][0]["id"], op.as_str());
+    assert_eq!(r.body["sides"][1]["kind"], "site");
+    assert_eq!(r.body["notifications"].as_array().unwrap().len(), 2);
+    server.stop().await;
+}
+
 backend_tests!(
+    conflicts_and_notifications_go_into_the_log,
     an_operation_over_a_site_tells_each_side_only_its_share,
     bad_notification_requests_are_refused_naming_the_field,
     the_event_stream_replays_after_last_event_id_then_goes_live,

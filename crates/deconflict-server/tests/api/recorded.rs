@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::helpers::*;
 
 /// The records of the entries found by `term`, waiting up to 10 s for `n` of them.
-async fn found(log: &Arc<ServedLog>, term: &str, n: usize) -> Vec<(u64, Record)> {
+pub async fn found(log: &Arc<ServedLog>, term: &str, n: usize) -> Vec<(u64, Record)> {
     let started = Instant::now();
     loop {
         let (log, t) = (Arc::clone(log), term.to_owned());
