@@ -394,6 +394,7 @@ mod tests {
             name: format!("Party {id}"),
             contact: Some(contact.into()),
             webhook: None,
+            public_key: None,
         }
     }
 

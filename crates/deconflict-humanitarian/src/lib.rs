@@ -4,14 +4,16 @@
 //! and export of sites in GeoJSON and CSV ([`exchange`]), and their publication into the DSS as
 //! constraints and operational intents managed on the party's behalf ([`publish`]); the
 //! conflicts every write of an extent makes with other parties' extents ([`conflict`]) and
-//! the notifications that tell both sides, with minimum disclosure ([`notification`]); and
-//! incidents matched against what was notified ([`incident`]).
+//! the notifications that tell both sides, with minimum disclosure ([`notification`]), and
+//! their acknowledgment ([`acknowledgment`]); and incidents matched against what was notified
+//! ([`incident`]).
 //!
 //! Like `deconflict-core`, this crate does no I/O: publication runs inside a store transaction
 //! ([`deconflict_core::store::Tx`]) so that a site or movement and its DSS entity are written
 //! together or not at all. Errors are [`deconflict_core::DssError`]s naming the field and the
 //! rule, so the server maps them to HTTP like every other refusal.
 
+pub mod acknowledgment;
 pub mod conflict;
 pub mod corridor;
 pub mod delivery;

@@ -49,6 +49,9 @@ pub enum About {
     /// Another party's operation intersects one of the recipient's extents: that it does,
     /// when, and whom to call; not the operation itself.
     Conflict,
+    /// To a coordinator: a notification that asked for an acknowledgment has none past the
+    /// deadline.
+    Escalation,
 }
 
 impl About {
@@ -57,6 +60,7 @@ impl About {
             About::Site => "site",
             About::Movement => "movement",
             About::Conflict => "conflict",
+            About::Escalation => "escalation",
         }
     }
 }
@@ -149,6 +153,16 @@ pub enum Disclosure {
         window: Window,
         operator: Counterpart,
     },
+    /// To a coordinator: `notification`, telling `recipient` of `subject` at `sent`, is still
+    /// not acknowledged past `due`.
+    Overdue {
+        notification: String,
+        recipient: String,
+        about: About,
+        subject: Own,
+        sent: DateTime<Utc>,
+        due: DateTime<Utc>,
+    },
 }
 
 impl Disclosure {
@@ -157,6 +171,7 @@ impl Disclosure {
             Disclosure::Site { .. } => About::Site,
             Disclosure::Movement { .. } => About::Movement,
             Disclosure::Operation { .. } => About::Conflict,
+            Disclosure::Overdue { .. } => About::Escalation,
         }
     }
 }
@@ -233,6 +248,7 @@ pub fn create(
     tx.apply(doc(HEAD_KIND, recipient, seq.to_string()))?;
     tx.apply(doc(KIND, &n.id, seq.to_string()))?;
     save(tx, &n)?;
+    crate::acknowledgment::expect(tx, &n)?;
     Ok(n)
 }
 
@@ -275,7 +291,7 @@ pub fn after(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use deconflict_core::memstate::{MemState, Overlay};
 
@@ -304,7 +320,8 @@ mod tests {
         }
     }
 
-    fn commit<T>(mem: &mut MemState, f: impl FnOnce(&mut dyn Tx) -> T) -> T {
+    /// Runs `f` in a transaction over `mem` and commits it.
+    pub(crate) fn commit<T>(mem: &mut MemState, f: impl FnOnce(&mut dyn Tx) -> T) -> T {
         let mut tx = Overlay::new(&*mem);
         let out = f(&mut tx);
         let pending = tx.into_pending();

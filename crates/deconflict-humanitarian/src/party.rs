@@ -109,6 +109,10 @@ pub struct Party {
     /// Where its notifications are also posted, signed with the secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<Webhook>,
+    /// Its Ed25519 public key (the 32 bytes in standard base64), with which it may sign its
+    /// acknowledgments so that the log proves the party itself made them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
 }
 
 /// A party's webhook: each notification is POSTed to `url`, signed with an HMAC-SHA256 keyed
@@ -179,7 +183,23 @@ impl Party {
         if let Some(w) = &self.webhook {
             w.validate()?;
         }
+        self.key()?;
         Ok(())
+    }
+
+    /// Its public key, if it registered one.
+    pub fn key(&self) -> Result<Option<deconflict_tlog::PartyKey>, DssError> {
+        self.public_key
+            .as_deref()
+            .map(|k| {
+                deconflict_tlog::PartyKey::from_base64(&self.id, k).map_err(|e| {
+                    DssError::bad(
+                        "public_key",
+                        format!("not an Ed25519 public key in standard base64 ({e})"),
+                    )
+                })
+            })
+            .transpose()
     }
 }
 
@@ -289,6 +309,7 @@ mod tests {
             name: String::new(),
             contact: None,
             webhook: None,
+            public_key: None,
         }
     }
 

@@ -24,6 +24,7 @@
 //! base_url = "https://dss.example.org"   # where /uss/v1 serves the details of sites and movements
 //! dss_registered_only = false           # true: unregistered subs may not write on /dss/v1 either
 //! webhook_retry_max_secs = 300          # longest pause between two webhook delivery attempts
+//! ack_deadline_secs = 3600              # then an unacknowledged notification is escalated
 //!
 //! [[humanitarian.party]]
 //! id = "coord"                          # the JWT sub of the party's tokens
@@ -197,12 +198,13 @@ pub struct HumanitarianFile {
     pub dss_registered_only: Option<bool>,
     /// The longest pause between two attempts to deliver to a webhook.
     pub webhook_retry_max_secs: Option<u64>,
+    pub ack_deadline_secs: Option<u64>,
     #[serde(default)]
     pub party: Vec<Party>,
 }
 
 /// The settings of the humanitarian layer.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Humanitarian {
     /// The base URL other parties reach this server at: the `uss_base_url` of the constraints
     /// and intents it publishes for sites and movements (`/uss/v1/...` is appended). `None`:
@@ -211,10 +213,28 @@ pub struct Humanitarian {
     /// Whether a token whose `sub` is not a registered party is refused on `/dss/v1` writes
     /// too (by default the DSS stays open to any USS with a valid token, as F3548 expects).
     pub dss_registered_only: bool,
+    /// How long a notification of a site or movement to an armed party may wait for its
+    /// acknowledgment before the coordinators are told.
+    pub ack_deadline: Duration,
     /// The parties of the configuration file; the API cannot change them.
     pub parties: Vec<Party>,
     /// The longest pause between two attempts to deliver to a webhook (`None`: 300 s).
     pub webhook_retry_max: Option<Duration>,
+}
+
+/// The default of [`Humanitarian::ack_deadline`], in seconds.
+pub const DEFAULT_ACK_DEADLINE_SECS: u64 = 3600;
+
+impl Default for Humanitarian {
+    fn default() -> Self {
+        Self {
+            base_url: None,
+            dss_registered_only: false,
+            ack_deadline: Duration::from_secs(DEFAULT_ACK_DEADLINE_SECS),
+            webhook_retry_max: None,
+            parties: Vec::new(),
+        }
+    }
 }
 
 /// The resolved configuration of a server.
@@ -469,6 +489,12 @@ impl Config {
                 Humanitarian {
                     base_url: h.base_url,
                     dss_registered_only: h.dss_registered_only.unwrap_or(false),
+                    ack_deadline: secs(
+                        None,
+                        h.ack_deadline_secs,
+                        DEFAULT_ACK_DEADLINE_SECS,
+                        "humanitarian.ack_deadline_secs",
+                    )?,
                     parties: h.party,
                     webhook_retry_max: match h.webhook_retry_max_secs {
                         Some(0) => {

@@ -76,6 +76,7 @@ pub fn notification(n: &Notification) -> Result<Record> {
         Disclosure::Site { site, .. } => site.id.clone(),
         Disclosure::Movement { movement, .. } => movement.id.clone(),
         Disclosure::Operation { intersects, .. } => intersects.id.clone(),
+        Disclosure::Overdue { subject, .. } => subject.id.clone(),
     };
     Ok(Record {
         kind: Kind::Notification,

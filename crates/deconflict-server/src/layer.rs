@@ -23,6 +23,8 @@ pub struct Layer {
     /// The `uss_base_url` of what this server publishes, without a trailing `/`.
     pub base_url: String,
     pub dss_registered_only: bool,
+    /// How long a notification may wait for its acknowledgment before it is escalated.
+    pub ack_deadline: Duration,
     /// Replaced whole on a change, so that a write can hold a snapshot for its conflicts.
     registry: RwLock<Arc<Registry>>,
     /// The store's id salt ([`publish::id_salt`]), once read.
@@ -39,6 +41,7 @@ impl Layer {
         Ok(Self {
             base_url: config.base_url.clone().unwrap_or(default_base_url),
             dss_registered_only: config.dss_registered_only,
+            ack_deadline: config.ack_deadline,
             registry: RwLock::new(Arc::new(Registry::new(config.parties.clone())?)),
             id_salt: OnceLock::new(),
         })
@@ -49,6 +52,7 @@ impl Layer {
         Self {
             base_url,
             dss_registered_only: false,
+            ack_deadline: crate::config::Humanitarian::default().ack_deadline,
             registry: RwLock::new(Arc::new(Registry::default())),
             id_salt: OnceLock::new(),
         }
@@ -83,6 +87,16 @@ impl Layer {
 
     pub fn parties(&self) -> Result<Vec<Party>, DssError> {
         Ok(self.registry.read().map_err(poisoned)?.all())
+    }
+
+    /// The ids of the parties with `role`.
+    pub fn with_role(&self, role: party::Role) -> Result<Vec<String>, DssError> {
+        Ok(self
+            .parties()?
+            .into_iter()
+            .filter(|p| p.role == role)
+            .map(|p| p.id)
+            .collect())
     }
 
     pub fn is_configured(&self, id: &str) -> Result<bool, DssError> {

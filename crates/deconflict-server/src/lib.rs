@@ -28,6 +28,6 @@ pub mod webhook;
 pub use config::{Config, ServeArgs};
 pub use error::ApiError;
 pub use recorder::{Event, Receipt, Recorder};
-pub use routes::router;
+pub use routes::{escalate_overdue, router};
 pub use serve::{serve, shutdown_signal, ServeError, Server, DATABASE_FILE};
 pub use state::AppState;

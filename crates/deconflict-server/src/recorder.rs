@@ -193,7 +193,7 @@ impl Recorder {
 
     /// Forwards the outbox until the task is aborted: after each wake-up, and every
     /// [`SWEEP_EVERY`].
-    pub(crate) fn spawn_forwarder(&self) -> Option<tokio::task::JoinHandle<()>> {
+    pub fn spawn_forwarder(&self) -> Option<tokio::task::JoinHandle<()>> {
         let inner = self.0.clone()?;
         Some(tokio::spawn(async move {
             loop {

@@ -57,6 +57,10 @@ pub struct Server {
     config: Config,
 }
 
+/// How often the server looks for notifications past their acknowledgment deadline (or
+/// every deadline, if shorter).
+pub const ESCALATE_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl Server {
     /// Opens the store (SQLite in `config.data_dir`, or the PostgreSQL database of
     /// `config.store`, migrating its schema), builds the token verifier and binds the listener.
@@ -137,6 +141,10 @@ impl Server {
             deliveries.retry_max = max;
         }
         let webhooks = webhook::spawn(self.state.clone(), deliveries);
+        let escalator = crate::routes::spawn_escalator(
+            self.state.clone(),
+            ESCALATE_EVERY.min(self.state.layer.ack_deadline),
+        );
         tracing::info!(address = %self.local_addr()?, "deconflict DSS listening");
         let app = router(self.state.clone());
         let served = axum::serve(self.listener, app)
@@ -144,6 +152,7 @@ impl Server {
             .await;
         purger.abort();
         webhooks.abort();
+        escalator.abort();
         if let Some(c) = checkpointer {
             c.abort();
         }

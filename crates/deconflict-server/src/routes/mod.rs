@@ -22,6 +22,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+pub use self::humanitarian::acks::{escalate_overdue, spawn_escalator};
+
 use crate::error::ApiError;
 use crate::state::AppState;
 

@@ -158,6 +158,7 @@ impl Served {
                 name: format!("Party {id}"),
                 contact: None,
                 webhook: None,
+                public_key: None,
             })
             .collect();
         let server = deconflict_server::Server::bind(config).await.unwrap();
@@ -216,6 +217,7 @@ pub async fn spawn_app_with_parties(backend: Backend, parties: &[(&str, Role)]) 
                 name: format!("Party {id}"),
                 contact: None,
                 webhook: None,
+                public_key: None,
             })
             .collect(),
         ..Humanitarian::default()
@@ -227,6 +229,21 @@ pub async fn spawn_app_configured(
     backend: Backend,
     limits: Limits,
     humanitarian: Humanitarian,
+) -> TestApp {
+    spawn(backend, limits, humanitarian, false).await
+}
+
+/// [`spawn_app_configured`] with the tamper-evident log beside the store, its recorder and the
+/// recorder's forwarder, as `serve` runs them.
+pub async fn spawn_app_logged(backend: Backend, humanitarian: Humanitarian) -> TestApp {
+    spawn(backend, Limits::default(), humanitarian, true).await
+}
+
+async fn spawn(
+    backend: Backend,
+    limits: Limits,
+    humanitarian: Humanitarian,
+    logged: bool,
 ) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let keys = Arc::new(DevKeys::load_or_create(dir.path()).unwrap());
@@ -244,6 +261,29 @@ pub async fn spawn_app_configured(
             Utc::now() + chrono::Duration::seconds(offset.load(Ordering::SeqCst))
         }))
         .with_layer(layer);
+    let state = if logged {
+        let config = Config {
+            data_dir: dir.path().join("log"),
+            store: match &db {
+                None => StoreConfig::Sqlite,
+                Some(db) => StoreConfig::Postgres {
+                    url: db.url.clone(),
+                },
+            },
+            ..Config::default()
+        };
+        std::fs::create_dir_all(&config.data_dir).unwrap();
+        let log = tokio::task::spawn_blocking(move || {
+            deconflict_server::tlog::open_blocking(&config).unwrap()
+        })
+        .await
+        .unwrap();
+        let state = state.with_log(log, backend == Backend::Sqlite);
+        state.recorder.spawn_forwarder();
+        state
+    } else {
+        state
+    };
     let app = router(state.clone());
     tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();

@@ -463,6 +463,7 @@ async fn a_closed_line_refuses_unregistered_subs_on_the_dss_too(backend: Backend
                 name: String::new(),
                 contact: None,
                 webhook: None,
+                public_key: None,
             }],
             ..Humanitarian::default()
         },

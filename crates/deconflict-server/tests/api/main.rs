@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod acks;
 mod auth;
 mod aux;
 mod availability;

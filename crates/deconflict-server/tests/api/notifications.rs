@@ -26,6 +26,7 @@ pub fn parties() -> Vec<Party> {
         name: format!("Party {id}"),
         contact: contact.map(Into::into),
         webhook: None,
+        public_key: None,
     };
     vec![
         p(COORD, Role::Coordinator, None),

@@ -11,10 +11,12 @@ use deconflict_core::DssError;
 use deconflict_humanitarian::incident::{self, Incident, IncidentInput};
 use deconflict_humanitarian::party::Action;
 use deconflict_humanitarian::publish;
+use deconflict_tlog::{Kind, Record};
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
 use crate::extract::{Json, Member, PathParams};
+use crate::recorder::record_time;
 use crate::state::AppState;
 
 /// Reports an incident: 201 with the stored incident and what it matched.
@@ -28,7 +30,8 @@ pub async fn create(
     let content = input.check(now, &st.limits)?;
     let limits = Arc::clone(&st.limits);
     let id = EntityId::new_random().to_string();
-    let stored = st
+    let recorder = st.recorder.clone();
+    let (stored, event) = st
         .write(move |tx| {
             let incident = Incident {
                 id: id.clone(),
@@ -44,13 +47,50 @@ pub async fn create(
                 &incident.reporter,
                 &incident,
             )?;
-            Ok(incident)
+            let event = recorder.record(tx, &log_record(&incident))?;
+            Ok((incident, event))
         })
         .await?;
+    let receipt = if st.recorder.is_enabled() {
+        Some(st.recorder.receipt(&event).await?)
+    } else {
+        None
+    };
     Ok((
         StatusCode::CREATED,
-        axum::Json(json!({ "incident": stored })),
+        axum::Json(json!({ "incident": stored, "receipt": receipt })),
     ))
+}
+
+/// The log record of an incident: who reported what, when, where (GeoJSON text: records hold
+/// no fractional numbers) and which sites and movements it matched.
+fn log_record(i: &Incident) -> Record {
+    let mut body = serde_json::Map::new();
+    body.insert("category".into(), i.content.category.as_str().into());
+    body.insert("confidence".into(), i.content.confidence.as_str().into());
+    body.insert("source".into(), i.content.source.clone().into());
+    body.insert("description".into(), i.content.description.clone().into());
+    body.insert("happened".into(), record_time(i.content.time).into());
+    body.insert(
+        "location".into(),
+        geojson::GeoJson::Geometry(i.content.location.clone())
+            .to_string()
+            .into(),
+    );
+    if let Some(r) = i.content.radius_m {
+        body.insert("radius_mm".into(), ((r * 1000.0).round() as i64).into());
+    }
+    body.insert(
+        "matches".into(),
+        Value::Array(i.matches.iter().map(|m| Value::from(m.id())).collect()),
+    );
+    Record {
+        kind: Kind::Incident,
+        time: record_time(i.reported),
+        party: i.reporter.clone(),
+        subject: i.id.clone(),
+        body,
+    }
 }
 
 /// Every incident, latest reported first.

@@ -7,6 +7,7 @@
 //! Every route first resolves the token's party and checks its role ([`Member::may`]); the
 //! rules and the publication live in `deconflict-humanitarian`.
 
+pub(crate) mod acks;
 mod details;
 mod events;
 mod incidents;
@@ -48,6 +49,8 @@ pub fn routes() -> Router<AppState> {
         .route("/notifications", get(notifications::list))
         .route("/events", get(events::stream))
         .route("/notifications/{id}", get(notifications::get))
+        .route("/notifications/outstanding", get(acks::outstanding))
+        .route("/notifications/{id}/ack", post(acks::ack))
         .route(
             "/movements",
             get(n::list::<Movement>).post(n::create::<Movement>),

@@ -48,6 +48,9 @@ pub struct PutParty {
     contact: Option<String>,
     #[serde(default)]
     webhook: Option<Webhook>,
+    /// Its Ed25519 public key, standard base64, for signed acknowledgments.
+    #[serde(default)]
+    public_key: Option<String>,
 }
 
 /// `party` as `viewer` may see it.
@@ -121,6 +124,7 @@ pub async fn put(
         name: body.name,
         contact: body.contact,
         webhook: body.webhook,
+        public_key: body.public_key,
     };
     p.validate()?;
     let doc = Arc::new(Document {
