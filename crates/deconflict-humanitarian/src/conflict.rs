@@ -101,7 +101,8 @@ struct Extent {
     dss_type: DssType,
     id: EntityId,
     ovn: String,
-    extents: Extents,
+    /// Shared with the stored entity, not copied.
+    prepared: Arc<[PreparedVolume]>,
     kind: ExtentKind,
 }
 
@@ -113,7 +114,7 @@ impl Extent {
             dss_type: DssType::OperationalIntent,
             id: o.id,
             ovn: o.ovn.to_string(),
-            extents: o.extents.clone(),
+            prepared: Arc::clone(&o.extents.prepared),
             kind: if is_movement {
                 ExtentKind::Movement
             } else {
@@ -129,7 +130,7 @@ impl Extent {
             dss_type: DssType::Constraint,
             id: c.id,
             ovn: c.ovn.to_string(),
-            extents: c.extents.clone(),
+            prepared: Arc::clone(&c.extents.prepared),
             kind: if is_site {
                 ExtentKind::Site
             } else {
@@ -202,7 +203,7 @@ pub fn on_write(
         if mine.kind != ExtentKind::Operation && other.kind != ExtentKind::Operation {
             continue;
         }
-        let Some(window) = window(&mine.extents.prepared, &other.extents.prepared) else {
+        let Some(window) = window(&mine.prepared, &other.prepared) else {
             continue;
         };
         let id = conflict_id(mine.id, other.id);
@@ -283,7 +284,7 @@ fn around(
             && extents.is_live(now)
             && (mine_registered || parties.get(manager).is_some())
     };
-    let area = &mine.extents.prepared;
+    let area = &mine.prepared;
     let mut out = Vec::new();
     let intents = tx.operational_intents_in_where(area, &|o| {
         relevant(&o.manager, &o.extents) && !(protected && is(movement::KIND, o.id))
