@@ -7,8 +7,8 @@
 //! pumping station, and two aid convoys; `alpha` plans an operation over the eastern district
 //! that is refused (409) until its key holds the hospital's OVN, which it fetches from the
 //! hospital's details as any USS would, then accepted; `bravo` plans one across the first
-//! convoy's route, refused until its key holds the convoy's OVN; the monitoring mission reports
-//! shelling near the hospital. Every write is in the tamper-evident log.
+//! convoy's route, refused until its key holds the convoy's OVN; alpha acknowledges the first
+//! notification it was sent; the monitoring mission reports shelling near the hospital. Every write is in the tamper-evident log.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -101,6 +101,8 @@ pub struct Story {
     /// (party, intent id, what the 409 said was missing, the OVN the write was accepted with).
     pub operations: Vec<(String, String, String, String)>,
     pub incident: String,
+    /// The notification alpha acknowledged, if it was told of any that needs it.
+    pub acknowledged: Option<String>,
 }
 
 fn at(t: DateTime<Utc>) -> String {
@@ -334,6 +336,24 @@ pub async fn load(base: &str, t: &Tokens) -> anyhow::Result<Story> {
             .operations
             .push((party.into(), id, missing, key.join(" ")));
     }
+    // Alpha acknowledges the first notification that asks for it.
+    let told = api
+        .expect(Method::GET, "/v1/notifications", &t.alpha, None, 200)
+        .await?;
+    let first = told["notifications"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|n| n["ack_required"] == json!(true));
+    if let Some(n) = first {
+        let id = text(&n["id"], "notification id")?;
+        let path = format!("/v1/notifications/{id}/ack");
+        let (status, answer) = api.send(Method::POST, &path, &t.alpha, None).await?;
+        if !(200..300).contains(&status) {
+            bail!("{path}: {status} {answer}");
+        }
+        story.acknowledged = Some(id);
+    }
     let incident = json!({
         "time": at(Utc::now() - chrono::Duration::minutes(2)),
         "location": {"type": "Point", "coordinates": [37.1515, 36.2012]}, "radius_m": 100,
@@ -368,6 +388,9 @@ fn print_guide(base: &str, data_dir: &std::path::Path, t: &Tokens, story: &Story
     for (party, id, missing, key) in &story.operations {
         println!("{party} planned operation {id}: refused with 409, its key lacked the OVN of {missing};");
         println!("  accepted once its key held it ({key})");
+    }
+    if let Some(id) = &story.acknowledged {
+        println!("alpha acknowledged notification {id}");
     }
     println!(
         "The monitoring mission reported shelling near the hospital: incident {}",

@@ -82,6 +82,7 @@ async fn the_demo_loads_its_scenario_and_its_log_verifies_until_a_byte_changes()
     let text = lines.join("\n");
     assert!(text.contains("alpha planned operation"), "{text}");
     assert!(text.contains("refused with 409"), "{text}");
+    assert!(text.contains("alpha acknowledged notification"), "{text}");
     let monitor = after(&lines, "export MONITOR=").to_owned();
     let alpha = after(&lines, "export ALPHA=").to_owned();
     let hospital = after(&lines, "site      Eastern District Hospital (")
