@@ -24,6 +24,7 @@ pub mod movement;
 pub mod notification;
 pub mod party;
 pub mod publish;
+pub mod report;
 pub mod site;
 
 use deconflict_core::ids::EntityId;

@@ -302,8 +302,113 @@ async fn a_party_registers_its_public_key(backend: Backend) {
     );
 }
 
+/// Site notified, Alpha's operation with the site's OVN in its key, Alpha's signed
+/// acknowledgment, an incident at the site: the report names all of it, citing the log.
+async fn the_report_names_the_notification_the_acknowledgment_and_the_planning(backend: Backend) {
+    let app = app(backend).await;
+    let site = app
+        .post(
+            "/v1/sites",
+            &token(&app, NGO),
+            &crate::notifications::hospital(),
+        )
+        .await;
+    site.expect(201);
+    let ovn = site.body["site"]["constraint"]["ovn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let alpha = app.token(ALPHA, &[SC, CP]);
+    let mut op = intent(here(), &[&ovn]);
+    op["new_subscription"]["notify_for_constraints"] = json!(true);
+    app.put(&format!("{OI}/{}", new_id()), &alpha, &op)
+        .await
+        .expect(201);
+    let n = about_sites(&app, ALPHA).await[0].clone();
+    let now = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+    app.post(
+        &format!("/v1/notifications/{}/ack", n["id"].as_str().unwrap()),
+        &token(&app, ALPHA),
+        &signed(&n, ALPHA, &alpha_key(), &now),
+    )
+    .await
+    .expect(201);
+    let incident = app
+        .post(
+            "/v1/incidents",
+            &token(&app, OBSERVER),
+            &crate::incidents::incident(6.505, 46.405, 0),
+        )
+        .await;
+    incident.expect(201);
+    let id = incident.body["incident"]["id"].as_str().unwrap().to_owned();
+
+    let r = app
+        .get(&format!("/v1/incidents/{id}/report"), &token(&app, NGO))
+        .await;
+    r.expect(200);
+    let c = &r.body["concerns"][0];
+    assert_eq!(c["record"]["name"], "Hôpital du lac", "{}", r.text);
+    assert_eq!(c["notified_by"]["id"], NGO);
+    assert_eq!(c["ovns"][0], ovn.as_str());
+    assert!(c["notified_log"][0]["index"].is_u64());
+    assert_eq!(c["told"][0]["party"]["id"], ALPHA);
+    assert_eq!(c["told"][0]["acknowledged"]["signed"], true);
+    assert!(c["told"][0]["acknowledged"]["log"]["index"].is_u64());
+    assert!(c["told"][0]["log"]["index"].is_u64());
+    assert_eq!(c["planned_with"][0]["party"]["id"], ALPHA);
+    assert_eq!(c["planned_with"][0]["ovn"], ovn.as_str());
+    assert!(
+        !c["planned_with"][0]["log"]["proof"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+            || r.body["log"]["tree_size"] == 1
+    );
+
+    let md = app
+        .client
+        .get(format!("{}/v1/incidents/{id}/report?format=md", app.base))
+        .bearer_auth(token(&app, NGO))
+        .send()
+        .await
+        .unwrap();
+    assert!(md.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/markdown"));
+    let md = md.text().await.unwrap();
+    assert!(
+        md.contains("Hôpital du lac") && md.contains("signed with the party's own key"),
+        "{md}"
+    );
+    let html = app
+        .client
+        .get(format!("{}/v1/incidents/{id}/report", app.base))
+        .header("Accept", "text/html")
+        .bearer_auth(token(&app, NGO))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    assert!(
+        html.contains("&lt;east&gt; wing &amp;"),
+        "the description is escaped: {html}"
+    );
+    app.get(
+        &format!("/v1/incidents/{id}/report?format=pdf"),
+        &token(&app, NGO),
+    )
+    .await
+    .expect_error(400, "format");
+}
+
 backend_tests!(
     only_the_recipient_acknowledges_once_and_refusals_change_nothing,
     an_overdue_notification_is_escalated_to_the_coordinator_once,
     a_party_registers_its_public_key,
+    the_report_names_the_notification_the_acknowledgment_and_the_planning,
 );

@@ -14,6 +14,7 @@ mod incidents;
 mod notifications;
 mod notified;
 mod parties;
+mod report;
 mod sites;
 
 use axum::routing::{get, post};
@@ -62,7 +63,8 @@ pub fn routes() -> Router<AppState> {
                 .delete(n::delete::<Movement>),
         )
         .route("/incidents", get(incidents::list).post(incidents::create))
-        .route("/incidents/{id}", get(incidents::get));
+        .route("/incidents/{id}", get(incidents::get))
+        .route("/incidents/{id}/report", get(report::get));
     let uss = Router::new()
         .route("/constraints/{entityid}", get(details::constraint))
         .route(
