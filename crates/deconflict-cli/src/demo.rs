@@ -417,6 +417,10 @@ fn print_guide(base: &str, data_dir: &std::path::Path, t: &Tokens, story: &Story
         "  curl -s {base}/v1/incidents/{} -H \"Authorization: Bearer $COORD\"",
         story.incident
     );
+    println!(
+        "  deconflict report incident {} --url {base} --token \"$COORD\" --format html --out report.html",
+        story.incident
+    );
     println!("  curl -s {base}/v1/log/checkpoint -H \"Authorization: Bearer $MONITOR\"");
     println!("  deconflict log-export --data-dir {dir} --out bundle.json");
     println!("  deconflict verify bundle.json");

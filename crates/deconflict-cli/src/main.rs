@@ -47,6 +47,8 @@ enum Command {
     Availability(client::AvailabilityCmd),
     /// Protected sites of the humanitarian layer: import, export, list.
     Sites(client::SitesCmd),
+    /// Accountability records of the humanitarian layer: `report incident ID`.
+    Report(client::ReportCmd),
     /// Export the tamper-evident log as a bundle for `deconflict verify`.
     LogExport(log_export::LogExportArgs),
     /// Check an exported log bundle offline: consistent, or which entry or checkpoint is wrong.
@@ -72,6 +74,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Subscription(cmd) => client::subscription(cmd).await,
         Command::Availability(cmd) => client::availability(cmd).await,
         Command::Sites(cmd) => client::sites(cmd).await,
+        Command::Report(cmd) => client::report(cmd).await,
         Command::LogExport(args) => {
             tokio::task::spawn_blocking(move || log_export::run(args)).await?
         }

@@ -111,6 +111,40 @@ async fn the_demo_loads_its_scenario_and_its_log_verifies_until_a_byte_changes()
         "alpha was told of what its operation crosses: {notified}"
     );
 
+    // The accountability record of the incident, as the coordinator fetches it from a shell.
+    let coord = after(&lines, "export COORD=").to_owned();
+    let incident = after(
+        &lines,
+        "The monitoring mission reported shelling near the hospital: incident ",
+    )
+    .to_owned();
+    let report = |id: &str, format: &str| {
+        deconflict(&[
+            "report", "incident", id, "--format", format, "--url", &base, "--token", &coord,
+        ])
+    };
+    let (code, md) = report(&incident, "md");
+    assert_eq!(code, 0, "{md}");
+    assert!(md.contains("Eastern District Hospital"), "{md}");
+    assert!(
+        md.contains("alpha"),
+        "alpha's write and acknowledgment are named: {md}"
+    );
+    let (code, html) = report(&incident, "html");
+    assert_eq!(code, 0, "{html}");
+    assert!(
+        html.contains("<html") && html.contains("Eastern District Hospital"),
+        "{html}"
+    );
+    let (code, json) = report(&incident, "json");
+    assert_eq!(code, 0, "{json}");
+    serde_json::from_str::<Value>(&json).expect("the JSON form parses");
+    let (code, out) = report("00000000-0000-4000-8000-000000000000", "md");
+    assert_eq!(
+        code, 3,
+        "an unknown incident is the server's refusal: {out}"
+    );
+
     // Every write is in the log once a checkpoint covers it (signed within 2 s).
     let started = Instant::now();
     let mut size = 0;

@@ -456,7 +456,11 @@ fn md_inline(parts: &[Inline]) -> String {
         .iter()
         .map(|p| match p {
             Inline::Text(t) => md_escape(t),
-            Inline::Strong(t) => format!("**{}**", md_escape(t)),
+            // CommonMark closes `**` only after a non-space: trailing spaces go outside.
+            Inline::Strong(t) => {
+                let word = t.trim_end();
+                format!("**{}**{}", md_escape(word), &t[word.len()..])
+            }
             Inline::Code(t) => md_code(t),
         })
         .collect()
@@ -693,6 +697,7 @@ mod tests {
             "log entry #7",
             "bravo (armed)",
             "**Not acknowledged**",
+            "- **When:** 27 November 2026",
             "operational intent ` 7a1c `",
             "log entry #9",
             "with 40 entries",

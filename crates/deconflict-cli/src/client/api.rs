@@ -124,6 +124,17 @@ impl Dss {
         self.call(Method::DELETE, segments, None::<&()>).await
     }
 
+    /// `GET` of a document that is not JSON (a report in Markdown or HTML): its text as sent.
+    pub async fn get_text(
+        &self,
+        segments: &[&str],
+        query: &[(&str, &str)],
+    ) -> anyhow::Result<String> {
+        let mut url = self.url(segments);
+        url.query_pairs_mut().extend_pairs(query);
+        self.send(Method::GET, url, None::<&()>).await
+    }
+
     async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
@@ -131,6 +142,26 @@ impl Dss {
         body: Option<&impl Serialize>,
     ) -> anyhow::Result<Reply<T>> {
         let url = self.url(segments);
+        let text = self.send(method.clone(), url.clone(), body).await?;
+        let raw: Value = serde_json::from_str(&text)
+            .with_context(|| format!("{method} {url}: the response is not JSON: {text:.200}"))?;
+        let body = serde_path_to_error::deserialize(raw.clone()).map_err(|e| {
+            anyhow!(
+                "{method} {url}: unexpected response at `{}`: {}",
+                e.path(),
+                e.inner()
+            )
+        })?;
+        Ok(Reply { raw, body })
+    }
+
+    /// Sends one request; the body of a 2xx answer as text, a [`Refused`] for any other.
+    async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&impl Serialize>,
+    ) -> anyhow::Result<String> {
         let mut req = self
             .http
             .request(method.clone(), url.clone())
@@ -147,16 +178,7 @@ impl Dss {
         if !status.is_success() {
             return Err(self.refused(status, text).into());
         }
-        let raw: Value = serde_json::from_str(&text)
-            .with_context(|| format!("{method} {url}: the response is not JSON: {text:.200}"))?;
-        let body = serde_path_to_error::deserialize(raw.clone()).map_err(|e| {
-            anyhow!(
-                "{method} {url}: unexpected response at `{}`: {}",
-                e.path(),
-                e.inner()
-            )
-        })?;
-        Ok(Reply { raw, body })
+        Ok(text)
     }
 
     fn refused(&self, status: StatusCode, raw: String) -> Refused {

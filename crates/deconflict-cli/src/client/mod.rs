@@ -1,6 +1,7 @@
 //! The client commands (`deconflict intent|constraint|subscription|availability ...`): talk to a
 //! DSS over its F3548 `/dss/v1` API from a shell; `deconflict sites ...` talks to the
-//! humanitarian layer's `/v1` API of the same server.
+//! humanitarian layer's `/v1` API of the same server, and `deconflict report ...` fetches its
+//! accountability records.
 //!
 //! Output is a table for a person, or with `--json` the server's response as it came, for
 //! scripts. Exit status: 0 done; 1 nothing was sent or no answer came (bad FILE or flags, server
@@ -13,6 +14,7 @@ mod availability;
 mod constraint;
 mod input;
 mod intent;
+mod report;
 mod show;
 mod sites;
 mod subscription;
@@ -81,6 +83,14 @@ pub struct SitesCmd {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct ReportCmd {
+    #[command(flatten)]
+    conn: Conn,
+    #[command(subcommand)]
+    action: report::Action,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct AvailabilityCmd {
     #[command(flatten)]
     conn: Conn,
@@ -116,6 +126,13 @@ pub async fn sites(cmd: SitesCmd) -> anyhow::Result<()> {
     let out = Out::new(&cmd.conn);
     let result =
         async { sites::run(&Dss::new(&cmd.conn)?.at(&["v1"]), cmd.action, &out).await }.await;
+    finish(&out, result)
+}
+
+pub async fn report(cmd: ReportCmd) -> anyhow::Result<()> {
+    let out = Out::new(&cmd.conn);
+    let result =
+        async { report::run(&Dss::new(&cmd.conn)?.at(&["v1"]), cmd.action, &out).await }.await;
     finish(&out, result)
 }
 
