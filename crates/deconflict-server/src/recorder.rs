@@ -34,7 +34,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use deconflict_core::model::Document;
 use deconflict_core::store::{self, Change, Store, Tx};
 use deconflict_core::{DssError, Result};
-use deconflict_tlog::{hash_b64, leaf_hash, Indexed, LogError, Record};
+use deconflict_tlog::{hash_b64, leaf_hash, Indexed, Kind, LogError, Record};
 use serde::Serialize;
 
 use crate::tlog::ServedLog;
@@ -166,25 +166,31 @@ impl Recorder {
     /// [`RECEIPT_WAIT`]) for the forwarder to append it, then proves it against the latest
     /// checkpoint, signing a new one at once if the latest does not cover the entry yet.
     pub async fn receipt(&self, event: &Event) -> Result<Receipt> {
+        self.receipt_of(format!("event:{}", event.0), None).await
+    }
+
+    /// The receipt of the first entry indexed under `term` (see [`Record::index_terms`]) whose
+    /// record is of `kind` (any kind when `None`), waiting for the forwarder as
+    /// [`Recorder::receipt`] does: a notification's entry is `subject:<id>` of kind
+    /// `notification` (its acknowledgment shares the subject).
+    pub async fn receipt_of(&self, term: String, kind: Option<Kind>) -> Result<Receipt> {
         let inner = self
             .0
             .clone()
             .ok_or_else(|| DssError::Internal("this server keeps no log".into()))?;
-        let term = format!("event:{}", event.0);
         let mut passes = inner.passes.subscribe();
         let deadline = tokio::time::Instant::now() + RECEIPT_WAIT;
         let index = loop {
             let (i2, t) = (Arc::clone(&inner), term.clone());
-            let found = off_thread(move || i2.served.log.find(&t).map_err(log_error)).await?;
-            if let Some(i) = found.first() {
-                break *i;
+            let found = off_thread(move || i2.first_entry(&t, kind)).await?;
+            if let Some(i) = found {
+                break i;
             }
             inner.wake.notify_one();
             let waited = tokio::time::timeout_at(deadline, passes.changed()).await;
             if waited.is_err() {
                 return Err(DssError::Unavailable(format!(
-                    "event {} is not in the log after {RECEIPT_WAIT:?}",
-                    event.0
+                    "no entry {term} in the log after {RECEIPT_WAIT:?}"
                 )));
             }
         };
@@ -294,6 +300,24 @@ impl Inner {
             );
         }
         Ok(n)
+    }
+
+    /// The first entry under `term` whose record is of `kind` (any when `None`).
+    fn first_entry(&self, term: &str, kind: Option<Kind>) -> Result<Option<u64>> {
+        let log = &self.served.log;
+        for index in log.find(term).map_err(log_error)? {
+            let Some(kind) = kind else {
+                return Ok(Some(index));
+            };
+            let bytes = log.records(index, index + 1).map_err(log_error)?.pop();
+            if bytes
+                .and_then(|b| Record::from_bytes(&b).ok())
+                .is_some_and(|r| r.kind == kind)
+            {
+                return Ok(Some(index));
+            }
+        }
+        Ok(None)
     }
 
     fn prove(&self, index: u64) -> Result<Receipt> {

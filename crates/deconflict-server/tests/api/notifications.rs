@@ -422,6 +422,39 @@ async fn conflicts_and_notifications_go_into_the_log(backend: Backend) {
             !text.contains(&op),
             "a notification's record names no operation: {text}"
         );
+        // The recipient keeps the receipt: that entry, proved in a signed checkpoint.
+        let get_receipt = |token: &str| {
+            client
+                .get(format!("{}/v1/notifications/{id}/receipt", server.base))
+                .bearer_auth(token)
+                .send()
+        };
+        let receipt = answer(get_receipt(token).await.unwrap()).await;
+        receipt.expect(200);
+        assert_eq!(receipt.body["index"], entries[0].0);
+        assert_eq!(receipt.body["record"].as_str().unwrap(), text);
+        let cp = deconflict_tlog::SignedCheckpoint::open(
+            receipt.body["checkpoint"].as_str().unwrap(),
+            log.key.verifier_key(),
+        )
+        .unwrap();
+        let proof: Vec<deconflict_tlog::Hash> = receipt.body["proof"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| deconflict_tlog::Hash::parse_hash(h.as_str().unwrap()).unwrap())
+            .collect();
+        deconflict_tlog::check_inclusion(
+            &proof,
+            cp.size,
+            cp.root,
+            entries[0].0,
+            deconflict_tlog::leaf_hash(text.as_bytes()),
+        )
+        .unwrap();
+        // The other side may not read it, nor its receipt (404, as for an unknown id).
+        let other = if party == NGO { &alpha } else { &ngo };
+        answer(get_receipt(other).await.unwrap()).await.expect(404);
         conflict = Some(one.body["conflict"].as_str().unwrap().to_owned());
     }
     let conflict = conflict.unwrap();

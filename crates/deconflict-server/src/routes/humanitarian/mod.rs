@@ -52,6 +52,7 @@ pub fn routes() -> Router<AppState> {
         .route("/notifications/{id}", get(notifications::get))
         .route("/notifications/outstanding", get(acks::outstanding))
         .route("/notifications/{id}/ack", post(acks::ack))
+        .route("/notifications/{id}/receipt", get(notifications::receipt))
         .route(
             "/movements",
             get(n::list::<Movement>).post(n::create::<Movement>),

@@ -6,10 +6,12 @@ use axum::extract::State;
 use deconflict_core::{parse, DssError};
 use deconflict_humanitarian::notification::{self, Notification};
 use deconflict_humanitarian::party::{Action, Party};
+use deconflict_tlog::Kind;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::extract::{Member, PathParams, QueryParams};
+use crate::recorder::Receipt;
 use crate::state::AppState;
 
 /// Most notifications in one answer.
@@ -86,14 +88,35 @@ pub async fn get(
     who: Member,
     PathParams(id): PathParams<String>,
 ) -> Result<axum::Json<Notification>, ApiError> {
-    let party = who.may(&st, Action::ReadLayer)?;
-    let id = parse::entity_id("id", &id)?.to_string();
+    Ok(axum::Json(visible(&st, who, &id).await?))
+}
+
+/// `GET /v1/notifications/{id}/receipt`: the log entry of the notification (its `notification`
+/// record, with the SHA-256 of the answer of `GET /v1/notifications/{id}`) and its inclusion
+/// proof, for the same parties as the notification itself. Apart from the notification so
+/// that the notification's JSON stays the one the record hashes.
+pub async fn receipt(
+    State(st): State<AppState>,
+    who: Member,
+    PathParams(id): PathParams<String>,
+) -> Result<axum::Json<Receipt>, ApiError> {
+    let n = visible(&st, who, &id).await?;
+    let receipt = st
+        .recorder
+        .receipt_of(format!("subject:{}", n.id), Some(Kind::Notification))
+        .await?;
+    Ok(axum::Json(receipt))
+}
+
+/// Notification `id` if the caller is its recipient or a coordinator; 404 otherwise, as for an
+/// unknown id.
+async fn visible(st: &AppState, who: Member, id: &str) -> Result<Notification, ApiError> {
+    let party = who.may(st, Action::ReadLayer)?;
+    let id = parse::entity_id("id", id)?.to_string();
     let key = id.clone();
     let found = st.read(move |tx| notification::get(tx, &key)).await?;
     match found {
-        Some(n) if n.recipient == party.id || party.role.may(Action::ReadAllNotifications) => {
-            Ok(axum::Json(n))
-        }
+        Some(n) if n.recipient == party.id || party.role.may(Action::ReadAllNotifications) => Ok(n),
         _ => Err(DssError::NotFound(format!("notification {id} not found")).into()),
     }
 }
