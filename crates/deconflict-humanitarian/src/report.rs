@@ -396,7 +396,12 @@ fn concern(out: &mut Vec<Block>, c: &Concern, i: &Incident) {
                         text(format!("{} ", w.entity_type.replace('_', " "))),
                         code(w.entity.clone()),
                     ],
-                    vec![text(w.time.clone())],
+                    // The log's RFC 3339 time, read like the report's other times.
+                    vec![text(
+                        DateTime::parse_from_rfc3339(&w.time)
+                            .map(|t| when(t.with_timezone(&Utc)))
+                            .unwrap_or_else(|_| w.time.clone()),
+                    )],
                     vec![cite(&Some(w.log.clone()))],
                 ]
             })
@@ -698,7 +703,7 @@ mod tests {
             "bravo (armed)",
             "**Not acknowledged**",
             "- **When:** 27 November 2026",
-            "operational intent ` 7a1c `",
+            "operational intent ` 7a1c ` | 27 November 2026, 20:40:00 UTC |",
             "log entry #9",
             "with 40 entries",
         ] {
