@@ -214,9 +214,9 @@ pub fn escalate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notification::tests::commit;
     use crate::notification::{Counterpart, Window};
     use crate::site::{self, Site};
+    use crate::testing::commit;
     use deconflict_core::limits::Limits;
     use deconflict_core::memstate::MemState;
 

@@ -375,9 +375,10 @@ mod tests {
     use crate::notification::About;
     use crate::party::{Party, Role};
     use crate::publish::{put_movement, put_site};
+    use crate::testing::commit;
     use chrono::Duration;
     use deconflict_core::limits::Limits;
-    use deconflict_core::memstate::{MemState, Overlay};
+    use deconflict_core::memstate::MemState;
     use deconflict_core::model::OiState;
     use deconflict_core::parse::stored_extents;
     use deconflict_core::rules::operational_intents::{self as ois, PutOperationalIntent};
@@ -407,17 +408,6 @@ mod tests {
             party("bravo", Role::Armed, "bravo liaison"),
         ])
         .unwrap()
-    }
-
-    fn commit<T>(
-        mem: &mut MemState,
-        f: impl FnOnce(&mut dyn Tx) -> Result<T, DssError>,
-    ) -> Result<T, DssError> {
-        let mut tx = Overlay::new(&*mem);
-        let out = f(&mut tx)?;
-        let pending = tx.into_pending();
-        mem.apply(pending.changes());
-        Ok(out)
     }
 
     fn site(mem: &mut MemState, party: &str, lng: f64) -> EntityId {

@@ -107,19 +107,12 @@ pub fn backoff(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use deconflict_core::memstate::{MemState, Overlay};
+    use crate::testing::commit;
+    use deconflict_core::memstate::MemState;
     use std::time::Duration as Std;
 
     fn now() -> DateTime<Utc> {
         "2030-01-01T00:00:00Z".parse().unwrap()
-    }
-
-    fn commit<T>(mem: &mut MemState, f: impl FnOnce(&mut dyn Tx) -> T) -> T {
-        let mut tx = Overlay::new(&*mem);
-        let out = f(&mut tx);
-        let pending = tx.into_pending();
-        mem.apply(pending.changes());
-        out
     }
 
     #[test]

@@ -321,7 +321,7 @@ pub fn find_matches(
 mod tests {
     use super::*;
     use crate::publish::{put_movement, put_site};
-    use deconflict_core::memstate::{MemState, Overlay};
+    use deconflict_core::memstate::MemState;
     use deconflict_core::store::Tx;
 
     fn now() -> DateTime<Utc> {
@@ -339,11 +339,7 @@ mod tests {
     }
 
     fn write<T>(mem: &mut MemState, f: impl FnOnce(&mut dyn Tx) -> Result<T, DssError>) -> T {
-        let mut tx = Overlay::new(&*mem);
-        let out = f(&mut tx).unwrap();
-        let pending = tx.into_pending();
-        mem.apply(pending.changes());
-        out
+        crate::testing::commit(mem, f).unwrap()
     }
 
     /// A hospital of 100 m at (37.15, 36.20), notified an hour before the incident's time

@@ -27,6 +27,22 @@ pub mod publish;
 pub mod report;
 pub mod site;
 
+#[cfg(test)]
+pub(crate) mod testing {
+    //! What the crate's tests share.
+    use deconflict_core::memstate::{MemState, Overlay};
+    use deconflict_core::store::Tx;
+
+    /// Runs `f` in a transaction over `mem` and commits what it wrote.
+    pub(crate) fn commit<T>(mem: &mut MemState, f: impl FnOnce(&mut dyn Tx) -> T) -> T {
+        let mut tx = Overlay::new(&*mem);
+        let out = f(&mut tx);
+        let pending = tx.into_pending();
+        mem.apply(pending.changes());
+        out
+    }
+}
+
 use deconflict_core::ids::EntityId;
 use deconflict_core::DssError;
 use sha2::{Digest, Sha256};

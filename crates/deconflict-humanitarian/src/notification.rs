@@ -293,7 +293,8 @@ pub fn after(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use deconflict_core::memstate::{MemState, Overlay};
+    use crate::testing::commit;
+    use deconflict_core::memstate::MemState;
 
     fn now() -> DateTime<Utc> {
         "2030-01-01T00:00:00Z".parse().unwrap()
@@ -321,14 +322,6 @@ pub(crate) mod tests {
     }
 
     /// Runs `f` in a transaction over `mem` and commits it.
-    pub(crate) fn commit<T>(mem: &mut MemState, f: impl FnOnce(&mut dyn Tx) -> T) -> T {
-        let mut tx = Overlay::new(&*mem);
-        let out = f(&mut tx);
-        let pending = tx.into_pending();
-        mem.apply(pending.changes());
-        out
-    }
-
     #[test]
     fn each_recipient_has_its_own_gap_free_sequence() {
         let mut mem = MemState::default();

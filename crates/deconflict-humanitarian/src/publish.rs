@@ -549,7 +549,8 @@ pub fn movement_details(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use deconflict_core::memstate::{MemState, Overlay};
+    use crate::testing::commit as write;
+    use deconflict_core::memstate::MemState;
     use deconflict_core::model::OiState;
 
     fn now() -> DateTime<Utc> {
@@ -565,17 +566,6 @@ mod tests {
     }
 
     /// Runs `f` in a transaction over `mem` and commits it.
-    fn write<T>(
-        mem: &mut MemState,
-        f: impl FnOnce(&mut dyn Tx) -> Result<T, DssError>,
-    ) -> Result<T, DssError> {
-        let mut tx = Overlay::new(&*mem);
-        let out = f(&mut tx)?;
-        let pending = tx.into_pending();
-        mem.apply(pending.changes());
-        Ok(out)
-    }
-
     #[test]
     fn the_id_salt_is_made_once_and_kept() {
         let mut mem = MemState::default();
