@@ -7,8 +7,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+use common::{free_port, wait_healthy};
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -17,14 +17,6 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use deconflict_auth::DevKeys;
 use serde_json::{json, Value};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// `--store URL` for a PostgreSQL run, nothing for SQLite.
 fn store_args(store: Option<&str>) -> Vec<String> {
@@ -45,19 +37,6 @@ fn start(data: &Path, port: u16, store: Option<&str>) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("start the server")
-}
-
-async fn wait_healthy(client: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(r) = client.get(format!("{base}/healthy")).send().await {
-            if r.status().is_success() {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("server did not become healthy");
 }
 
 fn intent(n: usize) -> Value {

@@ -7,18 +7,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::free_port;
+
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use deconflict_tlog::{Kind, Record};
 use serde_json::Value;
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
 
 fn deconflict(args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_deconflict"))

@@ -16,9 +16,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+use common::free_port;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -36,14 +36,6 @@ const SUB: &str = "/dss/v1/subscriptions";
 
 /// One test at a time: the outage test stops the server every other test uses.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// One `deconflict serve` process.
 struct Instance {

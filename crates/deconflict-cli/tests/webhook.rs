@@ -5,7 +5,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::TcpListener;
+mod common;
+use common::{free_port, wait_healthy};
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -21,14 +23,6 @@ use serde_json::{json, Value};
 
 const SECRET: &str = "the cell's webhook secret 42";
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn start(data: &Path, config: &Path, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_deconflict"))
         .args(["serve", "--dev", "--listen"])
@@ -41,19 +35,6 @@ fn start(data: &Path, config: &Path, port: u16) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("start the server")
-}
-
-async fn wait_healthy(client: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(r) = client.get(format!("{base}/healthy")).send().await {
-            if r.status().is_success() {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("server did not become healthy");
 }
 
 type Received = Arc<Mutex<Vec<(String, String, Bytes)>>>;
