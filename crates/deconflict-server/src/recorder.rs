@@ -18,15 +18,19 @@
 //! appends the outbox to the log in one group and then deletes what it appended; at start-up
 //! it forwards what a crash left. So no committed event is ever missing from the log, and no
 //! entry describes a write that did not commit. Each entry is indexed under the terms of
-//! [`Record::index_terms`] and under `event:<id>` (the outbox id [`Record`] returned), which
-//! makes forwarding idempotent (a row found in the log is only deleted) and lets
-//! [`Recorder::receipt`] find the entry.
+//! [`Record::index_terms`] and under `event:<id>` (the outbox id [`Recorder::record`]
+//! returned), which lets [`Recorder::receipt`] find the entry and is the entry's key: the log
+//! refuses a second entry with the same key atomically with the append ([`Log::append_once`]),
+//! so forwarding is idempotent (a row already in the log is only deleted).
 //!
 //! In a pool each instance forwards the rows it wrote; rows of another instance older than
 //! [`ADOPT_AFTER`] (an instance that died, or the previous run of this one) are forwarded by
-//! whichever instance sees them first, after looking them up in the log.
+//! whichever instance sees them; when two adopt a row at the same moment, the log takes the
+//! first append and the second finds the key present.
+//!
+//! [`Log::append_once`]: deconflict_tlog::Log::append_once
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,7 +38,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use deconflict_core::model::Document;
 use deconflict_core::store::{self, Change, Store, Tx};
 use deconflict_core::{DssError, Result};
-use deconflict_tlog::{hash_b64, leaf_hash, Indexed, Kind, LogError, Record};
+use deconflict_tlog::{hash_b64, leaf_hash, Keyed, Kind, LogError, Record};
 use serde::Serialize;
 
 use crate::tlog::ServedLog;
@@ -91,9 +95,7 @@ struct Inner {
     wake: tokio::sync::Notify,
     /// Bumped after each forwarding pass that appended something.
     passes: tokio::sync::watch::Sender<u64>,
-    /// Rows may already be in the log (start-up, or a pass that failed half-way).
-    suspect: AtomicBool,
-    /// One pass at a time, so that no row is appended twice.
+    /// One pass at a time: two would append the same rows (the log keeps only the first).
     forwarding: std::sync::Mutex<()>,
 }
 
@@ -118,7 +120,6 @@ impl Recorder {
             seq: AtomicU64::new(0),
             wake: tokio::sync::Notify::new(),
             passes: tokio::sync::watch::channel(0).0,
-            suspect: AtomicBool::new(true),
             forwarding: std::sync::Mutex::new(()),
         })))
     }
@@ -211,8 +212,7 @@ impl Recorder {
                     }
                     Ok(Ok(_)) => {}
                     Ok(Err(e)) => {
-                        inner.suspect.store(true, Ordering::SeqCst);
-                        tracing::error!(error = %e, "forwarding events to the log failed; retrying");
+                        tracing::error!(error = %e, "forwarding events to the log failed; retrying")
                     }
                     Err(e) => tracing::error!(error = %e, "the log forwarder panicked; retrying"),
                 }
@@ -232,56 +232,44 @@ impl Recorder {
 
 impl Inner {
     /// One pass: append this instance's outbox rows (and abandoned ones) to the log in one
-    /// group, then delete them from the outbox.
+    /// group, then delete them from the outbox. Each goes in keyed by `event:<id>`, so a row
+    /// already in the log (another instance adopted it at the same moment, or an earlier pass
+    /// failed before deleting it) is only deleted.
     fn forward(&self) -> Result<usize> {
         let _pass = self.forwarding.lock().unwrap_or_else(|e| e.into_inner());
         let rows = store::read(&*self.store, |tx| tx.documents(OUTBOX))?;
         let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
         let adopt_before = now - ADOPT_AFTER.as_nanos() as i64;
-        let suspect = self.suspect.load(Ordering::SeqCst);
-        let mut append: Vec<Indexed> = Vec::new();
+        let mut append: Vec<Keyed> = Vec::new();
         let mut forwarded: Vec<String> = Vec::new();
         let mut adopted = 0;
         for row in rows {
             let own = row.owner == self.instance;
-            let old = written_before(&row.id, adopt_before);
-            if !own && !old && !self.exclusive {
+            if !own && !self.exclusive && !written_before(&row.id, adopt_before) {
                 continue;
             }
             if forwarded.len() == MAX_GROUP {
                 break;
             }
-            adopted += usize::from(!own);
-            let term = format!("event:{}", row.id);
-            // A row another process wrote, left by a failed pass, or old enough for another
-            // instance to have adopted it, may be in the log already.
-            if (!own || suspect || old)
-                && !self.served.log.find(&term).map_err(log_error)?.is_empty()
-            {
-                forwarded.push(row.id.clone());
-                continue;
-            }
             match Record::from_bytes(row.body.as_bytes()) {
-                Ok(record) => {
-                    let mut terms = record.index_terms();
-                    terms.push(term);
-                    append.push((row.body.as_bytes().to_vec(), terms));
-                }
+                Ok(record) => append.push(Keyed {
+                    key: format!("event:{}", row.id),
+                    record: row.body.as_bytes().to_vec(),
+                    terms: record.index_terms(),
+                }),
                 Err(e) => {
                     // Only `record` writes the outbox, canonically; keep the row for a person.
                     tracing::error!(row = %row.id, error = %e, "an outbox row is not a record; left in place");
                     continue;
                 }
             }
+            adopted += usize::from(!own);
             forwarded.push(row.id.clone());
         }
         if forwarded.is_empty() {
             return Ok(0);
         }
-        self.suspect.store(true, Ordering::SeqCst);
-        if !append.is_empty() {
-            self.served.log.append_indexed(append).map_err(log_error)?;
-        }
+        let placed = self.served.log.append_once(append).map_err(log_error)?;
         let n = forwarded.len();
         store::write(&*self.store, |tx| {
             for id in &forwarded {
@@ -292,10 +280,11 @@ impl Inner {
             }
             Ok(())
         })?;
-        self.suspect.store(false, Ordering::SeqCst);
         if adopted > 0 {
+            let already = placed.iter().filter(|p| p.is_none()).count();
             tracing::info!(
                 events = adopted,
+                already_logged = already,
                 "forwarded to the log the events an earlier run (or another instance) left"
             );
         }

@@ -23,7 +23,7 @@ mod tree;
 pub use ack::{AckError, PartyKey, SignedAck};
 pub use bundle::{export_bundle, verify_bundle, Bundle, BundleEntry, Problem, Report};
 pub use checkpoint::{run_checkpointer, CheckpointError, LogKey, SignedCheckpoint};
-pub use log::{Indexed, Log, LogError};
+pub use log::{Indexed, Keyed, Log, LogError};
 pub use record::{Kind, Record, RecordError, RECORD_VERSION};
 pub use storage::{LogStorage, PostgresLogStorage, SqliteLogStorage, StorageError};
 /// Proof checks (RFC 9162 2.1.3.2 and 2.1.4.2), for clients holding a checkpoint.

@@ -10,7 +10,7 @@ use crate::checkpoint::{CheckpointError, LogKey, SignedCheckpoint};
 use crate::record::{Record, RecordError};
 use crate::storage::{LogStorage, StorageError};
 use crate::tree::{extend_from, BlockCache, Reader, State};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use tlog_tiles::{prove_record, prove_tree, record_hash, tree_hash, Hash};
@@ -37,13 +37,32 @@ pub enum LogError {
 /// A canonical record and the terms it is found by.
 pub type Indexed = (Vec<u8>, Vec<String>);
 
+/// An entry of [`Log::append_once`]: a canonical record, the terms it is found by, and its
+/// key, a term no other entry of the log may have (an event's id).
+#[derive(Debug, Clone)]
+pub struct Keyed {
+    pub key: String,
+    pub record: Vec<u8>,
+    pub terms: Vec<String>,
+}
+
+/// An entry waiting for a group commit; `key` is among `terms`.
+struct Entry {
+    record: Vec<u8>,
+    terms: Vec<String>,
+    key: Option<String>,
+}
+
+/// Where a group commit put each entry of one call: its index, `None` if not appended.
+type Placed = Result<Vec<Option<u64>>, Arc<LogError>>;
+
 /// Appends waiting for the next group commit, and the outcomes of finished ones.
 #[derive(Default)]
 struct Inbox {
-    waiting: Vec<(u64, Vec<Indexed>)>,
+    waiting: Vec<(u64, Vec<Entry>)>,
     next_ticket: u64,
     committing: bool,
-    outcomes: HashMap<u64, Result<Range<u64>, Arc<LogError>>>,
+    outcomes: HashMap<u64, Placed>,
 }
 
 /// An append-only Merkle log on a [`LogStorage`]. Blocking; share it behind an `Arc`.
@@ -108,10 +127,54 @@ impl<S: LogStorage> Log<S> {
     /// Appends records in canonical form, each with the terms [`Log::find`] finds it by.
     /// Concurrent calls share one transaction (see the module's doc).
     pub fn append_indexed(&self, records: Vec<Indexed>) -> Result<Range<u64>, LogError> {
+        let n = records.len() as u64;
+        let entries = records
+            .into_iter()
+            .map(|(record, terms)| Entry {
+                record,
+                terms,
+                key: None,
+            })
+            .collect();
+        match self.submit(entries)?.first() {
+            Some(&Some(first)) => Ok(first..first + n),
+            _ => {
+                let size = self.size();
+                Ok(size..size)
+            }
+        }
+    }
+
+    /// Appends each entry unless the log already holds an entry found by its key (checked in
+    /// the append's transaction, so also against a pool's other instances appending at the same
+    /// moment; of entries repeating a key, the first is appended). The key becomes one of the
+    /// entry's terms. Returns each entry's index, `None` for one not appended.
+    pub fn append_once(&self, entries: Vec<Keyed>) -> Result<Vec<Option<u64>>, LogError> {
+        let entries = entries
+            .into_iter()
+            .map(|mut e| {
+                if !e.terms.contains(&e.key) {
+                    e.terms.push(e.key.clone());
+                }
+                Entry {
+                    record: e.record,
+                    terms: e.terms,
+                    key: Some(e.key),
+                }
+            })
+            .collect();
+        self.submit(entries)
+    }
+
+    /// Has `entries` committed with the next group (see the module's doc).
+    fn submit(&self, entries: Vec<Entry>) -> Result<Vec<Option<u64>>, LogError> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut inbox = self.inbox();
         let ticket = inbox.next_ticket;
         inbox.next_ticket += 1;
-        inbox.waiting.push((ticket, records));
+        inbox.waiting.push((ticket, entries));
         loop {
             if let Some(outcome) = inbox.outcomes.remove(&ticket) {
                 return outcome.map_err(LogError::Group);
@@ -123,20 +186,21 @@ impl<S: LogStorage> Log<S> {
                     .unwrap_or_else(|e| e.into_inner());
                 continue;
             }
-            // This call commits the group: everything waiting, its own records included.
+            // This call commits the group: everything waiting, its own entries included.
             inbox.committing = true;
             let group = std::mem::take(&mut inbox.waiting);
             drop(inbox);
-            let counts: Vec<(u64, usize)> = group.iter().map(|(t, r)| (*t, r.len())).collect();
-            let outcome = self.commit(group.into_iter().flat_map(|(_, r)| r).collect());
+            let counts: Vec<(u64, usize)> = group.iter().map(|(t, e)| (*t, e.len())).collect();
+            let outcome = self.commit(group.into_iter().flat_map(|(_, e)| e).collect());
             inbox = self.inbox();
             inbox.committing = false;
             match outcome {
-                Ok(start) => {
-                    let mut at = start;
+                Ok(placed) => {
+                    let mut placed = placed.into_iter();
                     for (t, n) in counts {
-                        inbox.outcomes.insert(t, Ok(at..at + n as u64));
-                        at += n as u64;
+                        inbox
+                            .outcomes
+                            .insert(t, Ok(placed.by_ref().take(n).collect()));
                     }
                 }
                 Err(e) => {
@@ -154,40 +218,81 @@ impl<S: LogStorage> Log<S> {
         self.inbox.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Writes one group in one transaction; returns the index of its first record.
-    fn commit(&self, entries: Vec<Indexed>) -> Result<u64, LogError> {
-        let leaves: Vec<Hash> = entries.iter().map(|(r, _)| record_hash(r)).collect();
-        let (records, terms): (Vec<Vec<u8>>, Vec<Vec<String>>) = entries.into_iter().unzip();
+    /// Writes one group in one transaction, leaving out the entries whose key the log (or
+    /// an earlier entry of the group) has; returns where each entry went.
+    fn commit(&self, entries: Vec<Entry>) -> Result<Vec<Option<u64>>, LogError> {
+        let leaves: Vec<Hash> = entries.iter().map(|e| record_hash(&e.record)).collect();
+        let mut seen = HashSet::new();
+        let mut keep: Vec<bool> = entries
+            .iter()
+            .map(|e| e.key.as_deref().is_none_or(|k| seen.insert(k)))
+            .collect();
         let _turn = self.appending.lock().unwrap_or_else(|e| e.into_inner());
         let mut conflicts = 0;
         loop {
+            let kept: Vec<usize> = (0..entries.len()).filter(|&i| keep[i]).collect();
+            if kept.is_empty() {
+                return Ok(vec![None; entries.len()]);
+            }
             let (start, blocks, done) = {
                 let state = self.read();
                 let mut p = state.pending();
-                for leaf in &leaves {
-                    p.push(*leaf);
+                for &i in &kept {
+                    p.push(leaves[i]);
                 }
                 let (blocks, done) = p.finish();
                 (state.size, blocks, done)
             };
-            let indexed: Vec<(String, u64)> = terms
+            let records: Vec<&[u8]> = kept.iter().map(|&i| &entries[i].record[..]).collect();
+            let terms: Vec<(&str, u64)> = kept
                 .iter()
                 .enumerate()
-                .flat_map(|(i, ts)| ts.iter().map(move |t| (t.clone(), start + i as u64)))
+                .flat_map(|(at, &i)| {
+                    let index = start + at as u64;
+                    entries[i].terms.iter().map(move |t| (t.as_str(), index))
+                })
                 .collect();
-            match self.storage.append(start, &records, &indexed, &blocks) {
+            let keys: Vec<&str> = kept
+                .iter()
+                .filter_map(|&i| entries[i].key.as_deref())
+                .collect();
+            match self.storage.append(start, &records, &terms, &keys, &blocks) {
                 Ok(()) => {
                     self.cache.put(&blocks);
                     self.state
                         .write()
                         .unwrap_or_else(|e| e.into_inner())
                         .apply(done);
-                    return Ok(start);
+                    let mut next = start;
+                    return Ok(keep
+                        .iter()
+                        .map(|&k| {
+                            k.then(|| {
+                                next += 1;
+                                next - 1
+                            })
+                        })
+                        .collect());
                 }
                 // Another instance of a pool appended first: learn its entries and build again.
                 Err(StorageError::Conflict { .. }) if conflicts < 100 => {
                     conflicts += 1;
                     self.catch_up_locked()?;
+                }
+                // Some keys are in the log already: build again without their entries.
+                Err(StorageError::Present(present)) => {
+                    let before = kept.len();
+                    for &i in &kept {
+                        if entries[i].key.as_ref().is_some_and(|k| present.contains(k)) {
+                            keep[i] = false;
+                        }
+                    }
+                    if keep.iter().filter(|&&k| k).count() == before {
+                        return Err(StorageError::Corrupt(format!(
+                            "keys {present:?} were reported stored but none was appended"
+                        ))
+                        .into());
+                    }
                 }
                 Err(e) => return Err(e.into()),
             }

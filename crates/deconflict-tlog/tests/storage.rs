@@ -1,6 +1,7 @@
 //! The same contract on both backends: durable batched appends across block edges, memory
-//! rebuilt on reopen, two writers on one log (as a pool's instances) losing nothing, and
-//! checkpoints issued only when the log grew.
+//! rebuilt on reopen, two writers on one log (as a pool's instances) losing nothing,
+//! checkpoints issued only when the log grew, and keyed entries appended once however many
+//! writers append them at the same moment.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -8,7 +9,7 @@ mod common;
 
 use common::{encoded, mth, records};
 use deconflict_tlog::{
-    Log, LogKey, LogStorage, PostgresLogStorage, SignedCheckpoint, SqliteLogStorage,
+    Keyed, Log, LogKey, LogStorage, PostgresLogStorage, SignedCheckpoint, SqliteLogStorage,
 };
 use tlog_tiles::{check_record, check_tree};
 
@@ -84,6 +85,94 @@ fn contract<S: LogStorage>(open: impl Fn() -> S) {
             .unwrap();
     assert_eq!(opened, cp2);
     assert_eq!(log.latest_checkpoint(&key).unwrap(), Some(cp2));
+}
+
+/// Entry `i` keyed `event:i`.
+fn keyed(from: u64, to: u64) -> Vec<Keyed> {
+    (from..to)
+        .map(|i| Keyed {
+            key: format!("event:{i}"),
+            record: common::record(i).to_bytes().unwrap(),
+            terms: common::record(i).index_terms(),
+        })
+        .collect()
+}
+
+/// Four writers on two logs (two instances of a pool) append overlapping keyed entries at the
+/// same moment: every key is in the log once, with its record, and nothing else is.
+fn append_once_contract<S: LogStorage>(open: impl Fn() -> S) {
+    let logs = [
+        std::sync::Arc::new(Log::open(open()).unwrap()),
+        std::sync::Arc::new(Log::open(open()).unwrap()),
+    ];
+    // A key repeated in one call: the first is appended.
+    let mut twice = keyed(0, 3);
+    twice.push(keyed(1, 2).pop().unwrap());
+    assert_eq!(
+        logs[0].append_once(twice).unwrap(),
+        [Some(0), Some(1), Some(2), None]
+    );
+    assert_eq!(logs[1].append_once(keyed(2, 4)).unwrap(), [None, Some(3)]);
+
+    let start = std::sync::Arc::new(std::sync::Barrier::new(4));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (log, start) = (logs[w % 2].clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                // Overlapping ranges, in batches, each writer from its own offset.
+                (0..10u64)
+                    .flat_map(|k| {
+                        let from = 4 + (k * 37 + w as u64 * 11) % 300;
+                        log.append_once(keyed(from, from + 40)).unwrap()
+                    })
+                    .flatten()
+                    .collect::<Vec<u64>>()
+            })
+        })
+        .collect();
+    let mut placed: Vec<u64> = writers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    placed.sort_unstable();
+    let log = &logs[0];
+    log.catch_up().unwrap();
+    let n = log.size();
+    assert_eq!(
+        placed,
+        (4..n).collect::<Vec<_>>(),
+        "each index handed out once"
+    );
+    let stored = log.records(0, n).unwrap();
+    let mut seen = std::collections::HashSet::new();
+    for (i, bytes) in stored.iter().enumerate() {
+        let r = deconflict_tlog::Record::from_bytes(bytes).unwrap();
+        let key = format!("event:{}", r.body["n"]);
+        assert_eq!(
+            log.find(&key).unwrap(),
+            [i as u64],
+            "{key} is entry {i} only"
+        );
+        assert!(seen.insert(key.clone()), "{key} appended twice");
+    }
+    assert_eq!(logs[1].root(n).unwrap(), mth(&stored));
+}
+
+#[test]
+fn sqlite_backend_appends_a_keyed_entry_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log.sqlite");
+    append_once_contract(|| SqliteLogStorage::open(&path).unwrap());
+}
+
+#[test]
+fn postgres_backend_appends_a_keyed_entry_once() {
+    let Some(db) = deconflict_testkit::TestDb::fresh("postgres_backend_appends_a_keyed_entry_once")
+    else {
+        return;
+    };
+    append_once_contract(|| PostgresLogStorage::connect(&db.url).unwrap());
 }
 
 #[test]

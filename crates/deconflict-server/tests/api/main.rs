@@ -16,6 +16,7 @@ mod humanitarian;
 mod incidents;
 mod notifications;
 mod operational_intents;
+mod outbox;
 mod purge;
 mod recorded;
 mod robustness;

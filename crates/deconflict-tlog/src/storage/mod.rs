@@ -9,7 +9,10 @@
 //! append one after the other). An append writes records and completed blocks in one
 //! transaction, and is refused as a [`StorageError::Conflict`] if the stored size is not the
 //! one the appender built on (another instance appended first): the appender then catches up
-//! and builds again.
+//! and builds again. It is refused as [`StorageError::Present`] if one of the keys it was given
+//! is already a stored term (an event another instance logged first): the appender then builds
+//! again without those entries. Both checks run after the append has the log to itself (the
+//! head row's lock, SQLite's write lock), so they see every earlier append.
 
 mod postgres;
 mod sqlite;
@@ -28,6 +31,8 @@ pub enum StorageError {
     Postgres(#[from] ::postgres::Error),
     #[error("the log holds {stored} entries, not {expected}: another writer appended first")]
     Conflict { stored: u64, expected: u64 },
+    #[error("the log already holds entries with the keys {0:?}")]
+    Present(Vec<String>),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }
@@ -50,12 +55,14 @@ pub trait LogStorage: Send + Sync + 'static {
     fn load(&self, from_block: u64) -> Result<Loaded, StorageError>;
     /// Stores `records` as entries `start..`, their index `terms` (term, entry index), and the
     /// blocks they complete, in one durable transaction; [`StorageError::Conflict`] if the log
-    /// does not hold exactly `start` entries.
+    /// does not hold exactly `start` entries, else [`StorageError::Present`] (naming them) if
+    /// some of `keys` are stored terms already.
     fn append(
         &self,
         start: u64,
-        records: &[Vec<u8>],
-        terms: &[(String, u64)],
+        records: &[&[u8]],
+        terms: &[(&str, u64)],
+        keys: &[&str],
         blocks: &[BlockRow],
     ) -> Result<(), StorageError>;
     /// The indexes of the entries appended with `term`, in increasing order.
@@ -80,11 +87,12 @@ impl LogStorage for Box<dyn LogStorage> {
     fn append(
         &self,
         start: u64,
-        records: &[Vec<u8>],
-        terms: &[(String, u64)],
+        records: &[&[u8]],
+        terms: &[(&str, u64)],
+        keys: &[&str],
         blocks: &[BlockRow],
     ) -> Result<(), StorageError> {
-        (**self).append(start, records, terms, blocks)
+        (**self).append(start, records, terms, keys, blocks)
     }
     fn find(&self, term: &str) -> Result<Vec<u64>, StorageError> {
         (**self).find(term)

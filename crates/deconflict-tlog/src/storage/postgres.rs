@@ -1,6 +1,7 @@
 //! The PostgreSQL backend: the log's tables in the store's database. Appends lock the one row
 //! of `tlog_head`, so that a pool's instances append in turn and each checks it built on the
-//! stored size; records and blocks go in with one `unnest` statement each.
+//! stored size and that its keys are not stored terms yet; records and blocks go in with one
+//! `unnest` statement each.
 
 use super::{block_roots, BlockRow, Loaded, LogStorage, StorageError};
 use crate::tree::BLOCK_HEIGHT;
@@ -137,8 +138,9 @@ impl LogStorage for PostgresLogStorage {
     fn append(
         &self,
         start: u64,
-        records: &[Vec<u8>],
-        terms: &[(String, u64)],
+        records: &[&[u8]],
+        terms: &[(&str, u64)],
+        keys: &[&str],
         blocks: &[BlockRow],
     ) -> Result<(), StorageError> {
         let mut c = lock(&self.writer);
@@ -152,6 +154,18 @@ impl LogStorage for PostgresLogStorage {
                 expected: start,
             });
         }
+        if !keys.is_empty() {
+            // Read committed: this statement sees every append that held the head row before.
+            let present = tx.query(
+                "SELECT DISTINCT term FROM tlog_terms WHERE term = ANY($1)",
+                &[&keys],
+            )?;
+            if !present.is_empty() {
+                return Err(StorageError::Present(
+                    present.iter().map(|r| r.get(0)).collect(),
+                ));
+            }
+        }
         let idx: Vec<i64> = (0..records.len() as i64)
             .map(|i| start as i64 + i)
             .collect();
@@ -160,8 +174,7 @@ impl LogStorage for PostgresLogStorage {
             &[&idx, &records],
         )?;
         if !terms.is_empty() {
-            let (t, i): (Vec<&str>, Vec<i64>) =
-                terms.iter().map(|(t, i)| (t.as_str(), *i as i64)).unzip();
+            let (t, i): (Vec<&str>, Vec<i64>) = terms.iter().map(|(t, i)| (*t, *i as i64)).unzip();
             tx.execute(
                 "INSERT INTO tlog_terms (term, idx) SELECT * FROM unnest($1::TEXT[], $2::BIGINT[]) \
                  ON CONFLICT DO NOTHING",

@@ -83,8 +83,9 @@ impl LogStorage for SqliteLogStorage {
     fn append(
         &self,
         start: u64,
-        records: &[Vec<u8>],
-        terms: &[(String, u64)],
+        records: &[&[u8]],
+        terms: &[(&str, u64)],
+        keys: &[&str],
         blocks: &[BlockRow],
     ) -> Result<(), StorageError> {
         let mut c = lock(&self.writer);
@@ -95,6 +96,19 @@ impl LogStorage for SqliteLogStorage {
                 stored,
                 expected: start,
             });
+        }
+        {
+            let mut stored =
+                tx.prepare_cached("SELECT 1 FROM tlog_terms WHERE term = ?1 LIMIT 1")?;
+            let mut present = Vec::new();
+            for key in keys {
+                if stored.exists(params![key])? {
+                    present.push((*key).to_owned());
+                }
+            }
+            if !present.is_empty() {
+                return Err(StorageError::Present(present));
+            }
         }
         {
             let mut ins =
