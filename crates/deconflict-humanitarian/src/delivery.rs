@@ -26,6 +26,10 @@ pub const KIND: &str = "webhook-cursor";
 pub struct Cursor {
     /// The last sequence number delivered (answered 2xx); 0 before the first.
     pub delivered: u64,
+    /// The last sequence number whose log receipt was delivered, at most `delivered` (0 in a
+    /// cursor written before receipts were: they are all sent then).
+    #[serde(default)]
+    pub receipted: u64,
     /// The instance delivering now, and until when its claim holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holder: Option<String>,
@@ -68,13 +72,14 @@ pub fn claim(
     Ok(Some(c.delivered))
 }
 
-/// Records that `party`'s webhook accepted notification `seq`, if `instance` still holds the
-/// claim (and extends it); false if it lost it, and then nothing is written.
+/// Records that `party`'s webhook accepted the notifications up to `seq` and the receipts up
+/// to `receipted`, if `instance` still holds the claim (and extends it); false if it lost it,
+/// and then nothing is written.
 pub fn delivered(
     tx: &mut dyn Tx,
     party: &str,
     instance: &str,
-    seq: u64,
+    (seq, receipted): (u64, u64),
     now: DateTime<Utc>,
     lease: Duration,
 ) -> Result<bool, DssError> {
@@ -83,6 +88,7 @@ pub fn delivered(
         return Ok(false);
     }
     c.delivered = c.delivered.max(seq);
+    c.receipted = c.receipted.max(receipted).min(c.delivered);
     c.until = Some(now + lease);
     put(tx, party, &c)?;
     Ok(true)
@@ -127,12 +133,13 @@ mod tests {
             "b waits while a holds it"
         );
         assert!(commit(&mut mem, |tx| {
-            delivered(tx, "ngo", "a", 3, now(), lease).unwrap()
+            delivered(tx, "ngo", "a", (3, 2), now(), lease).unwrap()
         }));
         assert!(!commit(&mut mem, |tx| {
-            delivered(tx, "ngo", "b", 9, now(), lease).unwrap()
+            delivered(tx, "ngo", "b", (9, 9), now(), lease).unwrap()
         }));
         assert_eq!(cursor(&mem, "ngo").unwrap().delivered, 3);
+        assert_eq!(cursor(&mem, "ngo").unwrap().receipted, 2);
         // Once a's claim has run out, b takes over where a stopped.
         let later = now() + Duration::seconds(31);
         assert_eq!(
@@ -140,13 +147,20 @@ mod tests {
             Some(3)
         );
         assert!(!commit(&mut mem, |tx| {
-            delivered(tx, "ngo", "a", 4, later, lease).unwrap()
+            delivered(tx, "ngo", "a", (4, 4), later, lease).unwrap()
         }));
         // Never backwards.
         assert!(commit(&mut mem, |tx| {
-            delivered(tx, "ngo", "b", 2, later, lease).unwrap()
+            delivered(tx, "ngo", "b", (2, 1), later, lease).unwrap()
         }));
-        assert_eq!(cursor(&mem, "ngo").unwrap().delivered, 3);
+        let c = cursor(&mem, "ngo").unwrap();
+        assert_eq!((c.delivered, c.receipted), (3, 2));
+    }
+
+    #[test]
+    fn a_cursor_written_before_receipts_sends_them_all() {
+        let old: Cursor = crate::from_body(KIND, r#"{"delivered":4}"#).unwrap();
+        assert_eq!((old.delivered, old.receipted), (4, 0));
     }
 
     #[test]

@@ -4,9 +4,10 @@
 //! A `conflict` record names both sides (party, kind, DSS type, entity id), the time window
 //! and the notifications it caused. A `notification` record names its recipient, sequence
 //! number, what it is about and the SHA-256 of the notification's JSON exactly as delivered
-//! (the body of its webhook request, the `data:` of its event, the answer of `GET
-//! /v1/notifications/{id}`): the log proves what was told to whom and when without holding
-//! the disclosed details themselves (the log is readable by every party).
+//! ([`delivered`]: the body of its webhook request, the `data:` of its event, the answer of
+//! `GET /v1/notifications/{id}` until it is acknowledged): the log proves what was told to
+//! whom and when without holding the disclosed details themselves (the log is readable by
+//! every party).
 
 use deconflict_core::Result;
 use deconflict_humanitarian::conflict::{Conflict, Found};
@@ -60,12 +61,23 @@ pub fn conflict(c: &Conflict) -> Record {
     }
 }
 
+/// `n` as it is delivered (the body of its webhook request, the `data:` of its event): its
+/// JSON as it was made, without the `acknowledged` a later acknowledgment adds, so that a
+/// notification sent again after an acknowledgment still hashes to its record's
+/// `content_sha256`.
+pub fn delivered(n: &Notification) -> Result<Vec<u8>> {
+    let made = Notification {
+        acknowledged: None,
+        ..n.clone()
+    };
+    serde_json::to_vec(&made).map_err(|e| {
+        deconflict_core::DssError::Internal(format!("serialising a notification: {e}"))
+    })
+}
+
 /// The SHA-256 (hex) of `n` as it is delivered.
 pub fn content_sha256(n: &Notification) -> Result<String> {
-    let bytes = serde_json::to_vec(n).map_err(|e| {
-        deconflict_core::DssError::Internal(format!("serialising a notification: {e}"))
-    })?;
-    Ok(hex::encode(Sha256::digest(&bytes)))
+    Ok(hex::encode(Sha256::digest(delivered(n)?)))
 }
 
 /// The `notification` record.

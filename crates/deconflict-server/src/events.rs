@@ -11,15 +11,18 @@ use tokio::sync::watch;
 /// How often a reader looks in the store without a wake-up (another instance's writes).
 pub const POLL: Duration = Duration::from_secs(1);
 
-/// The wake-up signal: a counter bumped after every commit that made notifications.
+/// The wake-up signal: a counter bumped after every commit that made notifications; and the
+/// end of the streams when the server shuts down.
 pub struct Events {
     tx: watch::Sender<u64>,
+    closing: watch::Sender<bool>,
 }
 
 impl Default for Events {
     fn default() -> Self {
         Self {
             tx: watch::Sender::new(0),
+            closing: watch::Sender::new(false),
         }
     }
 }
@@ -33,6 +36,21 @@ impl Events {
     /// A receiver whose `changed()` completes after the next [`Events::notified`].
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.tx.subscribe()
+    }
+
+    /// Ends every stream (the server is shutting down: a graceful shutdown waits for open
+    /// requests, and a stream would otherwise last until its token expires). Clients
+    /// reconnect with their last event id.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Completes once [`Events::close`] was called (at once if it was already).
+    pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.closing.subscribe();
+        async move {
+            let _ = rx.wait_for(|closing| *closing).await;
+        }
     }
 }
 

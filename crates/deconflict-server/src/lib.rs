@@ -16,6 +16,7 @@ pub mod conflict_log;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod feed;
 pub mod layer;
 pub mod purge;
 pub mod recorder;

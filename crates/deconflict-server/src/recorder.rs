@@ -198,6 +198,51 @@ impl Recorder {
         off_thread(move || inner.prove(index)).await
     }
 
+    /// [`Recorder::receipt_of`] without waiting: `None` while the entry is not in the log yet
+    /// (and when there is no log).
+    pub async fn receipt_now(&self, term: String, kind: Option<Kind>) -> Result<Option<Receipt>> {
+        let Some(inner) = self.0.clone() else {
+            return Ok(None);
+        };
+        off_thread(move || {
+            inner
+                .first_entry(&term, kind)?
+                .map(|index| inner.prove(index))
+                .transpose()
+        })
+        .await
+    }
+
+    /// Whether no record of `kind` about `subject` is in the log, nor ever will be: none waits
+    /// in the outbox, and (looked at after the outbox, which the forwarder empties only after
+    /// appending) none is in the log. True for an event committed while the server kept no log.
+    pub async fn never_recorded(&self, subject: &str, kind: Kind) -> Result<bool> {
+        let Some(inner) = self.0.clone() else {
+            return Ok(true);
+        };
+        let subject = subject.to_owned();
+        off_thread(move || {
+            let rows = store::read(&*inner.store, |tx| tx.documents(OUTBOX))?;
+            let waiting = rows.iter().any(|row| {
+                Record::from_bytes(row.body.as_bytes())
+                    .is_ok_and(|r| r.subject == subject && r.kind == kind)
+            });
+            if waiting {
+                return Ok(false);
+            }
+            Ok(inner
+                .first_entry(&format!("subject:{subject}"), Some(kind))?
+                .is_none())
+        })
+        .await
+    }
+
+    /// A receiver whose `changed()` completes after the forwarder next appended something
+    /// (`None` without a log).
+    pub fn appended(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        self.0.as_ref().map(|inner| inner.passes.subscribe())
+    }
+
     /// Forwards the outbox until the task is aborted: after each wake-up, and every
     /// [`SWEEP_EVERY`].
     pub fn spawn_forwarder(&self) -> Option<tokio::task::JoinHandle<()>> {
@@ -313,7 +358,13 @@ impl Inner {
         let (log, key) = (&self.served.log, &self.served.key);
         let cp = match log.latest_checkpoint(key).map_err(log_error)? {
             Some(cp) if cp.size > index => cp,
-            _ => log.checkpoint(key).map_err(log_error)?,
+            _ => {
+                // Another instance of a pool may have appended the entry.
+                if index >= log.size() {
+                    log.catch_up().map_err(log_error)?;
+                }
+                log.checkpoint(key).map_err(log_error)?
+            }
         };
         let proof = log.inclusion_proof(index, cp.size).map_err(log_error)?;
         let record = log

@@ -147,8 +147,12 @@ impl Server {
         );
         tracing::info!(address = %self.local_addr()?, "deconflict DSS listening");
         let app = router(self.state.clone());
+        let events = Arc::clone(&self.state.events);
         let served = axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                events.close();
+            })
             .await;
         purger.abort();
         webhooks.abort();

@@ -1,7 +1,8 @@
-//! Webhook delivery: each party with a webhook in the registry gets its notifications POSTed
-//! to it, in sequence order, each signed (HMAC-SHA256 over the timestamp and the body, see
-//! [`sign`]), retried with exponential back-off until its webhook answers 2xx. The outbox is
-//! the party's notifications themselves, with a durable cursor
+//! Webhook delivery: each party with a webhook in the registry gets its [`Feed`] POSTed to it
+//! (each notification, then, once it is in the log, its receipt; [`EVENT_TYPE_HEADER`] says
+//! which), in order, each signed (HMAC-SHA256 over the timestamp and the body, see [`sign`]),
+//! retried with exponential back-off until its webhook answers 2xx. The outbox is the party's
+//! notifications themselves and the log, with a durable cursor of both
 //! ([`deconflict_humanitarian::delivery`]), so nothing is lost across a restart or a crash.
 //!
 //! Deliveries run in tasks of their own, one per party, woken by [`crate::events`]: a write
@@ -12,24 +13,24 @@ use std::time::Duration;
 
 use chrono::Utc;
 use deconflict_humanitarian::delivery;
-use deconflict_humanitarian::notification::{self, Notification};
 use deconflict_humanitarian::party::Webhook;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio::task::JoinHandle;
 
-use crate::events::{wait, POLL};
+use crate::events::POLL;
+use crate::feed::{Feed, Item, Position};
 use crate::state::AppState;
 
 /// The header carrying the signature: `t=<unix seconds>,v1=<hex HMAC-SHA256>`.
 pub const SIGNATURE_HEADER: &str = "Deconflict-Signature";
 /// The header carrying the notification's sequence number (its event id).
 pub const EVENT_ID_HEADER: &str = "Deconflict-Event-Id";
+/// The header saying what the body is: `notification` or `receipt` (of the notification
+/// named by the other headers).
+pub const EVENT_TYPE_HEADER: &str = "Deconflict-Event-Type";
 /// The header carrying the notification id.
 pub const NOTIFICATION_ID_HEADER: &str = "Deconflict-Notification-Id";
-
-/// Notifications read from the store at a time.
-const BATCH: usize = 100;
 
 /// How deliveries are retried.
 #[derive(Debug, Clone)]
@@ -179,6 +180,8 @@ impl Worker {
         let mut wake = self.st.events.subscribe();
         let mut failures = 0u32;
         let mut held_until = tokio::time::Instant::now();
+        // Read from the durable cursor whenever the claim may have changed hands.
+        let mut feed: Option<Feed> = None;
         loop {
             // Removed from the registry, or its webhook: stop (the supervisor restarts it).
             let Some(hook) = self
@@ -192,24 +195,46 @@ impl Worker {
                 return;
             };
             wake.mark_unchanged();
-            let pending = match self.pending().await {
-                Ok(p) => p,
+            let f = match feed.as_mut() {
+                Some(f) => f,
+                None => match self.cursor().await {
+                    Ok(at) => feed.insert(Feed::new(self.st.clone(), self.party.clone(), at)),
+                    Err(e) => {
+                        tracing::warn!(party = %self.party, error = ?e, "reading the webhook cursor");
+                        tokio::time::sleep(POLL).await;
+                        continue;
+                    }
+                },
+            };
+            let item = match f.peek().await {
+                Ok(Some(item)) => item,
+                Ok(None) => {
+                    f.wait(&mut wake).await;
+                    if tokio::time::Instant::now() > held_until {
+                        feed = None; // another instance may deliver meanwhile
+                    }
+                    continue;
+                }
                 Err(e) => {
                     tracing::warn!(party = %self.party, error = ?e, "reading the webhook outbox");
+                    feed = None;
                     tokio::time::sleep(POLL).await;
                     continue;
                 }
             };
-            if pending.is_empty() {
-                wait(&mut wake).await;
-                continue;
-            }
             // Claim (or renew) the party's deliveries before sending, unless the claim holds
-            // for a while yet.
+            // for a while yet; a claim won from another instance resumes from its cursor.
             if tokio::time::Instant::now() + self.settings.lease / 2 > held_until {
                 match self.claim().await {
-                    Ok(true) => held_until = tokio::time::Instant::now() + self.settings.lease,
-                    Ok(false) => {
+                    Ok(Some(at)) => {
+                        held_until = tokio::time::Instant::now() + self.settings.lease;
+                        if at != f.position() {
+                            feed = None;
+                            continue;
+                        }
+                    }
+                    Ok(None) => {
+                        feed = None;
                         tokio::time::sleep(POLL).await;
                         continue;
                     }
@@ -220,77 +245,82 @@ impl Worker {
                     }
                 }
             }
-            for n in pending {
-                match self.post(&hook, &n).await {
-                    Ok(()) => {
-                        failures = 0;
-                        match self.delivered(n.seq).await {
-                            Ok(true) => {}
-                            // Lost the claim (or the store failed): start over from the cursor.
-                            _ => {
-                                held_until = tokio::time::Instant::now();
-                                break;
-                            }
+            match self.post(&hook, &item).await {
+                Ok(()) => {
+                    failures = 0;
+                    f.sent(&item);
+                    match self.delivered(f.position()).await {
+                        Ok(true) => {}
+                        // Lost the claim (or the store failed): start over from the cursor.
+                        _ => {
+                            held_until = tokio::time::Instant::now();
+                            feed = None;
                         }
                     }
-                    Err(e) => {
-                        failures = failures.saturating_add(1);
-                        let pause = delivery::backoff(
-                            failures,
-                            self.settings.retry_base,
-                            self.settings.retry_max,
-                            rand::random_range(0.5..=1.0),
-                        );
-                        tracing::warn!(
-                            party = %self.party, seq = n.seq, attempt = failures,
-                            retry_in_ms = pause.as_millis() as u64, error = %e,
-                            "webhook delivery failed"
-                        );
-                        tokio::time::sleep(pause).await;
-                        break;
-                    }
+                }
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    let pause = delivery::backoff(
+                        failures,
+                        self.settings.retry_base,
+                        self.settings.retry_max,
+                        rand::random_range(0.5..=1.0),
+                    );
+                    tracing::warn!(
+                        party = %self.party, seq = item.seq(), kind = item.kind(),
+                        attempt = failures, retry_in_ms = pause.as_millis() as u64, error = %e,
+                        "webhook delivery failed"
+                    );
+                    tokio::time::sleep(pause).await;
                 }
             }
         }
     }
 
-    /// The notifications after the cursor.
-    async fn pending(&self) -> Result<Vec<Notification>, crate::ApiError> {
+    /// Where the durable cursor stands.
+    async fn cursor(&self) -> Result<Position, crate::ApiError> {
         let party = self.party.clone();
         self.st
-            .read(move |tx| {
-                let after = delivery::cursor(tx, &party)?.delivered;
-                notification::after(tx, &party, after, BATCH)
+            .read(move |tx| Ok(position(&delivery::cursor(tx, &party)?)))
+            .await
+    }
+
+    /// Claims the party's deliveries; where its cursor stands if claimed.
+    async fn claim(&self) -> Result<Option<Position>, crate::ApiError> {
+        let (party, instance) = (self.party.clone(), self.instance.clone());
+        let (now, lease) = (Utc::now(), lease(&self.settings));
+        self.st
+            .write(move |tx| {
+                if delivery::claim(tx, &party, &instance, now, lease)?.is_none() {
+                    return Ok(None);
+                }
+                Ok(Some(position(&delivery::cursor(tx, &party)?)))
             })
             .await
     }
 
-    async fn claim(&self) -> Result<bool, crate::ApiError> {
+    async fn delivered(&self, at: Position) -> Result<bool, crate::ApiError> {
         let (party, instance) = (self.party.clone(), self.instance.clone());
         let (now, lease) = (Utc::now(), lease(&self.settings));
         self.st
-            .write(move |tx| Ok(delivery::claim(tx, &party, &instance, now, lease)?.is_some()))
+            .write(move |tx| {
+                let at = (at.notified, at.receipted);
+                delivery::delivered(tx, &party, &instance, at, now, lease)
+            })
             .await
     }
 
-    async fn delivered(&self, seq: u64) -> Result<bool, crate::ApiError> {
-        let (party, instance) = (self.party.clone(), self.instance.clone());
-        let (now, lease) = (Utc::now(), lease(&self.settings));
-        self.st
-            .write(move |tx| delivery::delivered(tx, &party, &instance, seq, now, lease))
-            .await
-    }
-
-    async fn post(&self, hook: &Webhook, n: &Notification) -> Result<(), String> {
-        let body = serde_json::to_vec(n).map_err(|e| e.to_string())?;
+    async fn post(&self, hook: &Webhook, item: &Item) -> Result<(), String> {
+        let body = item.body().map_err(|e| e.to_string())?;
         let signature = sign(&hook.secret, Utc::now().timestamp(), &body);
         let resp = self
             .client
             .post(&hook.url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(SIGNATURE_HEADER, signature)
-            .header(EVENT_ID_HEADER, n.seq.to_string())
-            .header(NOTIFICATION_ID_HEADER, &n.id)
+            .header(EVENT_TYPE_HEADER, item.kind())
+            .header(EVENT_ID_HEADER, item.seq().to_string())
+            .header(NOTIFICATION_ID_HEADER, item.notification_id())
             .body(body)
             .send()
             .await
@@ -300,6 +330,14 @@ impl Worker {
         } else {
             Err(format!("the webhook answered {}", resp.status()))
         }
+    }
+}
+
+/// A durable cursor as a feed position.
+fn position(c: &delivery::Cursor) -> Position {
+    Position {
+        notified: c.delivered,
+        receipted: c.receipted.min(c.delivered),
     }
 }
 

@@ -18,6 +18,7 @@ mod notifications;
 mod operational_intents;
 mod outbox;
 mod purge;
+mod receipts;
 mod recorded;
 mod robustness;
 mod shutdown;

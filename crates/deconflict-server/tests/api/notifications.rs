@@ -57,6 +57,18 @@ pub fn hospital() -> Value {
     })
 }
 
+/// The NGO's hospital (notified with `token`) on a whole [`Served`] server.
+pub async fn served_hospital(server: &Served, token: &str) {
+    let site = reqwest::Client::new()
+        .post(format!("{}/v1/sites", server.base))
+        .bearer_auth(token)
+        .json(&hospital())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(site.status(), 201);
+}
+
 /// The NGO's hospital and Alpha's operation over it; the site's id and the operation's id.
 pub async fn site_and_operation(app: &TestApp) -> (String, String) {
     let site = app.post("/v1/sites", &token(app, NGO), &hospital()).await;
@@ -207,10 +219,14 @@ pub struct EventStream {
 
 impl EventStream {
     pub async fn open(app: &TestApp, party: &str, last_event_id: Option<&str>) -> Self {
-        let mut req = app
-            .client
-            .get(format!("{}/v1/events", app.base))
-            .bearer_auth(token(app, party));
+        Self::connect(&app.base, &token(app, party), last_event_id).await
+    }
+
+    /// `/v1/events` of the server at `base` with `token`.
+    pub async fn connect(base: &str, token: &str, last_event_id: Option<&str>) -> Self {
+        let mut req = reqwest::Client::new()
+            .get(format!("{base}/v1/events"))
+            .bearer_auth(token);
         if let Some(id) = last_event_id {
             req = req.header("Last-Event-ID", id);
         }
@@ -226,8 +242,15 @@ impl EventStream {
         }
     }
 
-    /// The next event's id and data, or `None` if none comes `within`.
+    /// The next notification's event id and data, or `None` if none comes `within`.
     pub async fn next(&mut self, within: Duration) -> Option<(String, Value)> {
+        let (id, event, data) = self.next_event(within).await?;
+        assert_eq!(event, "notification");
+        Some((id, serde_json::from_str(&data).unwrap()))
+    }
+
+    /// The next event's id, type and data as sent, or `None` if none comes `within`.
+    pub async fn next_event(&mut self, within: Duration) -> Option<(String, String, String)> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             while let Some(end) = self.buf.find("\n\n") {
@@ -239,12 +262,11 @@ impl EventStream {
                     } else if let Some(v) = line.strip_prefix("event:") {
                         event = Some(v.trim().to_owned());
                     } else if let Some(v) = line.strip_prefix("data:") {
-                        data.push_str(v.trim_start());
+                        data.push_str(v.strip_prefix(' ').unwrap_or(v));
                     }
                 }
                 if let Some(id) = id {
-                    assert_eq!(event.as_deref(), Some("notification"));
-                    return Some((id, serde_json::from_str(&data).unwrap()));
+                    return Some((id, event.unwrap(), data));
                 }
             }
             let chunk = tokio::time::timeout_at(deadline, self.resp.chunk())
@@ -365,14 +387,7 @@ async fn conflicts_and_notifications_go_into_the_log(backend: Backend) {
     let log = server.state.log.clone().unwrap();
     let client = reqwest::Client::new();
     let (ngo, alpha) = (server.token(NGO, &[SC]), server.token(ALPHA, &[SC]));
-    let site = client
-        .post(format!("{}/v1/sites", server.base))
-        .bearer_auth(&ngo)
-        .json(&hospital())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(site.status(), 201);
+    served_hospital(&server, &ngo).await;
     let op = new_id();
     let put = client
         .put(format!("{}{OI}/{op}", server.base))
@@ -433,25 +448,7 @@ async fn conflicts_and_notifications_go_into_the_log(backend: Backend) {
         receipt.expect(200);
         assert_eq!(receipt.body["index"], entries[0].0);
         assert_eq!(receipt.body["record"].as_str().unwrap(), text);
-        let cp = deconflict_tlog::SignedCheckpoint::open(
-            receipt.body["checkpoint"].as_str().unwrap(),
-            log.key.verifier_key(),
-        )
-        .unwrap();
-        let proof: Vec<deconflict_tlog::Hash> = receipt.body["proof"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| deconflict_tlog::Hash::parse_hash(h.as_str().unwrap()).unwrap())
-            .collect();
-        deconflict_tlog::check_inclusion(
-            &proof,
-            cp.size,
-            cp.root,
-            entries[0].0,
-            deconflict_tlog::leaf_hash(text.as_bytes()),
-        )
-        .unwrap();
+        crate::receipts::checked_receipt(&receipt.body, log.key.verifier_key());
         // The other side may not read it, nor its receipt (404, as for an unknown id).
         let other = if party == NGO { &alpha } else { &ngo };
         answer(get_receipt(other).await.unwrap()).await.expect(404);

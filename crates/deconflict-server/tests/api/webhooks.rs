@@ -22,8 +22,17 @@ use crate::notifications::{parties, token, ALPHA, BRAVO, COORD, NGO};
 
 pub const SECRET: &str = "a secret of the NGO, 0123456789";
 
-/// What a receiver got: the signature header, the event id header and the body.
-pub type Received = Arc<Mutex<Vec<(String, String, Bytes)>>>;
+/// One delivery a receiver got: its signature, event id and event type headers, its body.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub signature: String,
+    pub event_id: String,
+    pub kind: String,
+    pub body: Bytes,
+}
+
+/// What a receiver got.
+pub type Received = Arc<Mutex<Vec<Delivery>>>;
 
 /// A webhook receiver on `port` that answers 500 to its first `fail_first` deliveries.
 pub async fn receiver(port: u16, fail_first: usize) -> Received {
@@ -49,11 +58,12 @@ pub async fn receiver(port: u16, fail_first: usize) -> Received {
                             .map(|v| v.to_str().unwrap().to_owned())
                             .unwrap_or_default()
                     };
-                    got.lock().unwrap().push((
-                        h(webhook::SIGNATURE_HEADER),
-                        h(webhook::EVENT_ID_HEADER),
+                    got.lock().unwrap().push(Delivery {
+                        signature: h(webhook::SIGNATURE_HEADER),
+                        event_id: h(webhook::EVENT_ID_HEADER),
+                        kind: h(webhook::EVENT_TYPE_HEADER),
                         body,
-                    ));
+                    });
                     StatusCode::NO_CONTENT
                 },
             ),
@@ -75,7 +85,7 @@ pub fn free_port() -> u16 {
 }
 
 /// Waits until `got` holds `n` deliveries.
-pub async fn received(got: &Received, n: usize, within: Duration) -> Vec<(String, String, Bytes)> {
+pub async fn received(got: &Received, n: usize, within: Duration) -> Vec<Delivery> {
     let deadline = tokio::time::Instant::now() + within;
     loop {
         let now = got.lock().unwrap().clone();
@@ -128,7 +138,17 @@ async fn a_receiver_down_at_first_gets_every_notification_signed_in_order(backen
     assert_eq!(got.len(), 2, "{got:?}");
     let listed = app.get("/v1/notifications", &token(&app, NGO)).await;
     let now = chrono::Utc::now().timestamp();
-    for (i, (signature, event_id, body)) in got.iter().enumerate() {
+    for (
+        i,
+        Delivery {
+            signature,
+            event_id,
+            kind,
+            body,
+        },
+    ) in got.iter().enumerate()
+    {
+        assert_eq!(kind, "notification", "no log, no receipts");
         assert!(
             webhook::verify(SECRET, signature, body, now, 60),
             "bad signature {signature}"

@@ -1,28 +1,30 @@
-//! `GET /v1/events`: a party's notifications as server-sent events, each with `id:` its
-//! sequence number. A client that reconnects with `Last-Event-ID` gets every notification
-//! after it from the store first, then the new ones as they are made; the store is the only
-//! source, so a notification committed while nobody listened is never skipped. The stream
-//! ends when the token expires.
+//! `GET /v1/events`: a party's [`Feed`] as server-sent events: `event: notification` for each
+//! notification (its JSON as delivered) and, once its entry is in the log, `event: receipt`
+//! (its [`NotificationReceipt`]). Each event's `id:` is the feed's [`Position`] after it: a
+//! client that reconnects with `Last-Event-ID` gets every notification and receipt after it
+//! from the store first, then the new ones as they are made; the store and the log are the
+//! only sources, so nothing committed while nobody listened is skipped. The stream ends when
+//! the token expires.
+//!
+//! [`NotificationReceipt`]: crate::feed::NotificationReceipt
 
-use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use deconflict_humanitarian::notification::{self, Notification};
 use deconflict_humanitarian::party::Action;
 use futures_util::stream::{self, Stream};
 use serde::Deserialize;
 
 use crate::error::ApiError;
-use crate::events::wait;
+use crate::events::Events;
 use crate::extract::{Member, QueryParams};
+use crate::feed::{Feed, Item, Position};
 use crate::state::AppState;
 
-/// Notifications read from the store at a time.
-const BATCH: usize = 100;
 /// The comment line that keeps an idle connection open through proxies.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
@@ -33,63 +35,65 @@ pub struct EventsQuery {
     recipient: Option<String>,
 }
 
-/// The `Last-Event-ID` header: the sequence number after which to start (0 when absent).
-fn last_event_id(headers: &HeaderMap) -> Result<u64, ApiError> {
+/// The `Last-Event-ID` header: the position after which to start (the start when absent).
+fn last_event_id(headers: &HeaderMap) -> Result<Position, ApiError> {
     let Some(v) = headers.get("last-event-id") else {
-        return Ok(0);
+        return Ok(Position::default());
     };
     v.to_str()
         .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok())
+        .and_then(|s| Position::parse(s.trim()))
         .ok_or_else(|| {
             ApiError::bad(
                 "Last-Event-ID",
-                "must be the id of an event of this stream (a non-negative integer)",
+                "must be the id of an event of this stream (N or N:R, integers, R at most N)",
             )
         })
 }
 
-/// One notification as an event.
-pub(crate) fn event(n: &Notification) -> Event {
-    let data = serde_json::to_string(n).unwrap_or_else(|_| "{}".into());
-    Event::default()
-        .id(n.seq.to_string())
-        .event("notification")
-        .data(data)
+/// One item as an event, `id:` the position after it.
+fn event(item: &Item, after: Position) -> Result<Event, ApiError> {
+    let data =
+        String::from_utf8(item.body()?).map_err(|_| ApiError::internal("an event is not UTF-8"))?;
+    Ok(Event::default()
+        .id(after.to_string())
+        .event(item.kind())
+        .data(data))
 }
 
 struct Cursor {
-    st: AppState,
-    recipient: String,
-    after: u64,
-    ready: VecDeque<Notification>,
+    feed: Feed,
+    events: Arc<Events>,
     wake: tokio::sync::watch::Receiver<u64>,
     expires: tokio::time::Instant,
 }
 
 impl Cursor {
-    /// The next notification, waiting for one if need be; `None` once the token has expired.
-    async fn next(&mut self) -> Option<Result<Notification, ApiError>> {
+    /// The next event, waiting for one if need be; `None` once the token has expired or the
+    /// server is shutting down.
+    async fn next(&mut self) -> Option<Result<Event, ApiError>> {
+        let closed = self.events.closed();
+        tokio::select! {
+            next = self.next_event() => next,
+            () = closed => None,
+        }
+    }
+
+    async fn next_event(&mut self) -> Option<Result<Event, ApiError>> {
         loop {
-            if let Some(n) = self.ready.pop_front() {
-                self.after = n.seq;
-                return Some(Ok(n));
-            }
             if tokio::time::Instant::now() >= self.expires {
                 return None;
             }
             // Subscribe-then-read: a notification committed after this read wakes `wait`.
             self.wake.mark_unchanged();
-            let (r, after) = (self.recipient.clone(), self.after);
-            match self
-                .st
-                .read(move |tx| notification::after(tx, &r, after, BATCH))
-                .await
-            {
-                Ok(found) if !found.is_empty() => self.ready.extend(found),
-                Ok(_) => {
+            match self.feed.peek().await {
+                Ok(Some(item)) => {
+                    self.feed.sent(&item);
+                    return Some(event(&item, self.feed.position()));
+                }
+                Ok(None) => {
                     tokio::select! {
-                        () = wait(&mut self.wake) => {}
+                        () = self.feed.wait(&mut self.wake) => {}
                         () = tokio::time::sleep_until(self.expires) => {}
                     }
                 }
@@ -112,18 +116,16 @@ pub async fn stream(
     let expires = tokio::time::Instant::now() + Duration::from_secs(left.max(0) as u64);
     let cursor = Cursor {
         wake: st.events.subscribe(),
-        st,
-        recipient,
-        after,
-        ready: VecDeque::new(),
+        events: Arc::clone(&st.events),
+        feed: Feed::new(st, recipient, after),
         expires,
     };
     let events = stream::unfold(cursor, |mut c| async move {
         match c.next().await? {
-            Ok(n) => Some((Ok(event(&n)), c)),
+            Ok(e) => Some((Ok(e), c)),
             Err(e) => {
-                // A store failure ends the stream; the client reconnects with its last id.
-                tracing::warn!(error = ?e, recipient = %c.recipient, "event stream ended");
+                // A failure ends the stream; the client reconnects with its last id.
+                tracing::warn!(error = ?e, recipient = %c.feed.recipient(), "event stream ended");
                 None
             }
         }

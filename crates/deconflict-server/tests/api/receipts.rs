@@ -1,0 +1,206 @@
+//! Receipts delivered with notifications, through the whole serve path: a real SSE client
+//! and a real webhook receiver on loopback get each notification and then its receipt, and
+//! check the receipt offline with nothing but the log's public key; a reconnection resumes
+//! the receipts where it stood.
+
+use std::time::Duration;
+
+use deconflict_humanitarian::party::Role;
+use deconflict_server::webhook;
+use deconflict_tlog::{check_inclusion, leaf_hash, Hash, Kind, Record, SignedCheckpoint};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::helpers::*;
+use crate::notifications::{served_hospital, EventStream, ALPHA, COORD, NGO};
+use crate::webhooks::{free_port, received, receiver, SECRET};
+
+/// What a party does with a receipt it keeps (the JSON of a `Receipt`), offline, knowing only
+/// the log's public key `key`: the checkpoint is signed by it, the leaf hash is the record's,
+/// and the inclusion proof leads from it to the checkpoint's root. Returns the entry's index
+/// and record.
+pub fn checked_receipt(receipt: &Value, key: &str) -> (u64, Record) {
+    let record = receipt["record"].as_str().unwrap();
+    let cp = SignedCheckpoint::open(receipt["checkpoint"].as_str().unwrap(), key).unwrap();
+    assert_eq!(receipt["tree_size"], cp.size);
+    let index = receipt["index"].as_u64().unwrap();
+    let leaf = leaf_hash(record.as_bytes());
+    assert_eq!(receipt["leaf_hash"], leaf.to_string());
+    let proof: Vec<Hash> = receipt["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| Hash::parse_hash(h.as_str().unwrap()).unwrap())
+        .collect();
+    check_inclusion(&proof, cp.size, cp.root, index, leaf).unwrap();
+    // And a proof of another leaf does not check.
+    assert!(check_inclusion(&proof, cp.size, cp.root, index, leaf_hash(b"forged")).is_err());
+    (index, Record::from_bytes(record.as_bytes()).unwrap())
+}
+
+/// Checks the receipt `sent` (a `NotificationReceipt`) of the notification delivered as the
+/// bytes `delivered`: its entry is that notification's record, hashing exactly those bytes.
+fn check_notification_receipt(sent: &Value, delivered: &[u8], key: &str) -> u64 {
+    let n: Value = serde_json::from_slice(delivered).unwrap();
+    assert_eq!(sent["notification"], n["id"]);
+    assert_eq!(sent["seq"], n["seq"]);
+    let (index, record) = checked_receipt(&sent["receipt"], key);
+    assert_eq!(record.kind, Kind::Notification);
+    assert_eq!(record.subject, n["id"].as_str().unwrap());
+    assert_eq!(record.party, n["recipient"].as_str().unwrap());
+    assert_eq!(
+        record.body["content_sha256"],
+        hex::encode(Sha256::digest(delivered)),
+        "the record hashes the notification exactly as delivered"
+    );
+    index
+}
+
+const SOON: Duration = Duration::from_secs(15);
+
+async fn notifications_arrive_with_their_receipts_over_sse_and_webhook(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Served::start_with(
+        backend,
+        dir.path(),
+        &[(COORD, Role::Coordinator), (ALPHA, Role::Armed)],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let (ngo, alpha) = (server.token(NGO, &[SC]), server.token(ALPHA, &[SC]));
+    // What a party keeps beforehand: the log's public key.
+    let key = client
+        .get(format!("{}/v1/log/key", server.base))
+        .bearer_auth(&ngo)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .trim()
+        .to_owned();
+    // The NGO, registered with its webhook, which is down for its first delivery.
+    let port = free_port();
+    let hook = receiver(port, 1).await;
+    let registered = client
+        .put(format!("{}/v1/parties/{NGO}", server.base))
+        .bearer_auth(server.token(COORD, &[SC]))
+        .json(&json!({"role": "humanitarian", "name": "NGO",
+                      "webhook": {"url": format!("http://127.0.0.1:{port}/hook"), "secret": SECRET}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+    let mut stream = EventStream::connect(&server.base, &ngo, None).await;
+
+    // A conflict: the NGO is told, at once, then gets the receipt.
+    served_hospital(&server, &ngo).await;
+    let put_operation = |from: i64| {
+        client
+            .put(format!("{}{OI}/{}", server.base, new_id()))
+            .bearer_auth(&alpha)
+            .json(&intent(volume(46.40, 6.50, 0.01, from, from + 20), &[]))
+            .send()
+    };
+    assert_eq!(put_operation(10).await.unwrap().status(), 201);
+    let (id, kind, first) = stream.next_event(SOON).await.unwrap();
+    assert_eq!((id.as_str(), kind.as_str()), ("1:0", "notification"));
+    let (id, kind, receipt) = stream.next_event(SOON).await.unwrap();
+    assert_eq!((id.as_str(), kind.as_str()), ("1", "receipt"));
+    let receipt: Value = serde_json::from_str(&receipt).unwrap();
+    let index = check_notification_receipt(&receipt, first.as_bytes(), &key);
+    // The same as the notification's own receipt endpoint.
+    let n: Value = serde_json::from_str(&first).unwrap();
+    let asked: Value = client
+        .get(format!(
+            "{}/v1/notifications/{}/receipt",
+            server.base,
+            n["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&ngo)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(asked["index"], index);
+    assert_eq!(asked["record"], receipt["receipt"]["record"]);
+
+    // A client that dropped after the notification gets its receipt on reconnecting; one that
+    // had the receipt gets nothing again, then the next notification live, then its receipt.
+    let mut resumed = EventStream::connect(&server.base, &ngo, Some("1:0")).await;
+    let (id, kind, again) = resumed.next_event(SOON).await.unwrap();
+    assert_eq!((id.as_str(), kind.as_str()), ("1", "receipt"));
+    let again: Value = serde_json::from_str(&again).unwrap();
+    check_notification_receipt(&again, first.as_bytes(), &key);
+    drop(resumed);
+    let mut resumed = EventStream::connect(&server.base, &ngo, Some("1")).await;
+    assert!(resumed
+        .next_event(Duration::from_millis(300))
+        .await
+        .is_none());
+    assert_eq!(put_operation(40).await.unwrap().status(), 201);
+    let (id, kind, second) = resumed.next_event(SOON).await.unwrap();
+    assert_eq!((id.as_str(), kind.as_str()), ("2:1", "notification"));
+    let (id, kind, receipt) = resumed.next_event(SOON).await.unwrap();
+    assert_eq!((id.as_str(), kind.as_str()), ("2", "receipt"));
+    let receipt: Value = serde_json::from_str(&receipt).unwrap();
+    assert!(check_notification_receipt(&receipt, second.as_bytes(), &key) > index);
+
+    // The webhook, after its failure, gets the same: each notification, then its receipt, each
+    // signed; each notification exactly the bytes the stream sent.
+    let got = received(&hook, 4, SOON).await;
+    let now = chrono::Utc::now().timestamp();
+    let kinds: Vec<(&str, &str)> = got
+        .iter()
+        .map(|d| (d.kind.as_str(), d.event_id.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("notification", "1"),
+            ("receipt", "1"),
+            ("notification", "2"),
+            ("receipt", "2")
+        ]
+    );
+    for d in &got {
+        assert!(webhook::verify(SECRET, &d.signature, &d.body, now, 60));
+    }
+    assert_eq!(&got[0].body[..], first.as_bytes());
+    assert_eq!(&got[2].body[..], second.as_bytes());
+    for (n, r) in [(&got[0], &got[1]), (&got[2], &got[3])] {
+        let r: Value = serde_json::from_slice(&r.body).unwrap();
+        check_notification_receipt(&r, &n.body, &key);
+    }
+
+    // Alpha acknowledges its notification; replayed afterwards, it is still the notification
+    // as made, which its receipt's record hashes.
+    let mut alpha_stream = EventStream::connect(&server.base, &alpha, None).await;
+    let (_, _, told) = alpha_stream.next_event(SOON).await.unwrap();
+    let told_id = serde_json::from_str::<Value>(&told).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ack = client
+        .post(format!("{}/v1/notifications/{told_id}/ack", server.base))
+        .bearer_auth(&alpha)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ack.status(), 201);
+    let mut replay = EventStream::connect(&server.base, &alpha, None).await;
+    let (_, kind, replayed) = replay.next_event(SOON).await.unwrap();
+    assert_eq!(kind, "notification");
+    assert_eq!(replayed, told);
+    let (_, kind, receipt) = replay.next_event(SOON).await.unwrap();
+    assert_eq!(kind, "receipt");
+    let receipt: Value = serde_json::from_str(&receipt).unwrap();
+    check_notification_receipt(&receipt, replayed.as_bytes(), &key);
+    server.stop().await;
+}
+
+backend_tests!(notifications_arrive_with_their_receipts_over_sse_and_webhook);
