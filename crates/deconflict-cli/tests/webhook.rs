@@ -1,7 +1,7 @@
 //! Webhook deliveries survive `kill -9`: a real server process makes a notification for a
 //! party whose webhook (a real loopback receiver) is down, retries, is killed, restarts on the
 //! same data folder, and the receiver, once up, gets that notification and the next, each
-//! once, in order, signed with the party's secret.
+//! followed by its log receipt, each once, in order, signed with the party's secret.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -37,7 +37,8 @@ fn start(data: &Path, config: &Path, port: u16) -> Child {
         .expect("start the server")
 }
 
-type Received = Arc<Mutex<Vec<(String, String, Bytes)>>>;
+/// Each delivery's signature, event type and event id headers, and its body.
+type Received = Arc<Mutex<Vec<(String, String, String, Bytes)>>>;
 
 async fn receiver(port: u16) -> Received {
     let got: Received = Arc::default();
@@ -49,6 +50,7 @@ async fn receiver(port: u16) -> Received {
                     let h = |n: &str| headers[n].to_str().unwrap().to_owned();
                     got.lock().unwrap().push((
                         h(webhook::SIGNATURE_HEADER),
+                        h(webhook::EVENT_TYPE_HEADER),
                         h(webhook::EVENT_ID_HEADER),
                         body,
                     ));
@@ -64,7 +66,7 @@ async fn receiver(port: u16) -> Received {
     got
 }
 
-async fn wait_for(got: &Received, n: usize) -> Vec<(String, String, Bytes)> {
+async fn wait_for(got: &Received, n: usize) -> Vec<(String, String, String, Bytes)> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let now = got.lock().unwrap().clone();
@@ -163,29 +165,44 @@ async fn webhook_deliveries_survive_kill_9_and_a_receiver_down_at_first() {
     let mut server = start(&data, &config, port);
     wait_healthy(&client, &base).await;
     let got = receiver(hook_port).await;
-    let first = wait_for(&got, 1).await;
+    let first = wait_for(&got, 2).await;
     assert_eq!(
         first.len(),
-        1,
-        "the notification made before the kill arrives"
+        2,
+        "the notification made before the kill arrives, then its receipt"
     );
     assert_eq!(put_op(50, 70).await, 201);
-    let both = wait_for(&got, 2).await;
+    let both = wait_for(&got, 4).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let all = got.lock().unwrap().clone();
     server.kill().unwrap();
     server.wait().unwrap();
 
-    assert_eq!(both.len(), 2);
-    assert_eq!(all.len(), 2, "each delivered once: {all:?}");
+    assert_eq!(both.len(), 4);
+    assert_eq!(all.len(), 4, "each delivered once: {all:?}");
     let now = Utc::now().timestamp();
-    for (i, (signature, event_id, body)) in all.iter().enumerate() {
-        assert!(webhook::verify(SECRET, signature, body, now, 300));
-        assert_eq!(event_id, &(i + 1).to_string());
+    for (i, pair) in all.chunks(2).enumerate() {
+        let seq = i + 1;
+        for (signature, _, event_id, body) in pair {
+            assert!(webhook::verify(SECRET, signature, body, now, 300));
+            assert_eq!(event_id, &seq.to_string());
+        }
+        let (_, kind, _, body) = &pair[0];
+        assert_eq!(kind, "notification");
         let n: Value = serde_json::from_slice(body).unwrap();
         assert_eq!(n["recipient"], "cell");
-        assert_eq!(n["seq"], i + 1);
+        assert_eq!(n["seq"], seq);
         assert_eq!(n["about"], "conflict");
         assert_eq!(n["disclosure"]["operator"]["contact"], "alpha ops");
+        let (_, kind, _, body) = &pair[1];
+        assert_eq!(kind, "receipt");
+        let r: Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(r["notification"], n["id"]);
+        let record = deconflict_tlog::Record::from_bytes(
+            r["receipt"]["record"].as_str().unwrap().as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(record.kind, deconflict_tlog::Kind::Notification);
+        assert_eq!(record.subject, n["id"].as_str().unwrap());
     }
 }
