@@ -38,9 +38,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use deconflict_core::model::Document;
 use deconflict_core::store::{self, Change, Store, Tx};
 use deconflict_core::{DssError, Result};
-use deconflict_tlog::{hash_b64, leaf_hash, Keyed, Kind, LogError, Record};
+use deconflict_tlog::{Keyed, Kind, LogError, Record};
 use serde::Serialize;
 
+pub use crate::tlog::Receipt;
 use crate::tlog::ServedLog;
 
 /// The document kind of the outbox: records committed with their event, not yet in the log.
@@ -59,25 +60,6 @@ const MAX_GROUP: usize = 4096;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct Event(pub String);
-
-/// Proof that an event is in the log: its entry, and the inclusion proof of that entry in the
-/// tree of a signed checkpoint (issued on demand if none covered the entry yet). A party keeps
-/// it and checks it offline against the log's public key.
-#[derive(Debug, Clone, Serialize)]
-pub struct Receipt {
-    /// The entry's index in the log.
-    pub index: u64,
-    /// The RFC 6962 leaf hash of the record, base64.
-    pub leaf_hash: String,
-    /// The canonical record, as hashed.
-    pub record: String,
-    /// The signed checkpoint (C2SP signed note) the proof is against.
-    pub checkpoint: String,
-    /// Its tree size.
-    pub tree_size: u64,
-    /// The RFC 9162 inclusion proof, base64 hashes.
-    pub proof: Vec<String>,
-}
 
 /// A handle on the recorder; cheap to clone. [`Recorder::disabled`] (a server without a log)
 /// records nothing.
@@ -355,31 +337,11 @@ impl Inner {
     }
 
     fn prove(&self, index: u64) -> Result<Receipt> {
-        let (log, key) = (&self.served.log, &self.served.key);
-        let cp = match log.latest_checkpoint(key).map_err(log_error)? {
-            Some(cp) if cp.size > index => cp,
-            _ => {
-                // Another instance of a pool may have appended the entry.
-                if index >= log.size() {
-                    log.catch_up().map_err(log_error)?;
-                }
-                log.checkpoint(key).map_err(log_error)?
-            }
-        };
-        let proof = log.inclusion_proof(index, cp.size).map_err(log_error)?;
-        let record = log
-            .records(index, index + 1)
+        self.served
+            .prove(&[index])
             .map_err(log_error)?
             .pop()
-            .ok_or_else(|| DssError::Internal(format!("log entry {index} is missing")))?;
-        Ok(Receipt {
-            index,
-            leaf_hash: hash_b64(&leaf_hash(&record)),
-            record: String::from_utf8_lossy(&record).into_owned(),
-            checkpoint: cp.note,
-            tree_size: cp.size,
-            proof: proof.iter().map(hash_b64).collect(),
-        })
+            .ok_or_else(|| DssError::Internal(format!("log entry {index} is missing")))
     }
 }
 

@@ -8,6 +8,8 @@
 //!   proof in the tree of `N` entries.
 //! - `GET /v1/log/proof/consistency?first=M&second=N`: the consistency proof from the tree of
 //!   `M` entries to the tree of `N`.
+//! - `GET /v1/log/entries?term=T[&after=I&limit=N]`: the entries indexed under `T`
+//!   (`Log::find`), each with its receipt against one signed checkpoint.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,7 +26,7 @@ use serde::Serialize;
 use crate::error::ApiError;
 use crate::extract::Member;
 use crate::state::AppState;
-use crate::tlog::ServedLog;
+use crate::tlog::{Receipt, ServedLog};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -32,6 +34,7 @@ pub fn routes() -> Router<AppState> {
         .route("/key", get(key))
         .route("/proof/inclusion", get(inclusion))
         .route("/proof/consistency", get(consistency))
+        .route("/entries", get(entries))
 }
 
 fn served(state: &AppState) -> Result<Arc<ServedLog>, ApiError> {
@@ -57,11 +60,28 @@ fn text(body: String) -> Response {
 
 /// A query parameter that must be a non-negative integer.
 fn number(q: &HashMap<String, String>, name: &str) -> Result<u64, ApiError> {
-    let v = q
-        .get(name)
-        .ok_or_else(|| ApiError::bad(name, "required: a non-negative integer"))?;
-    v.parse()
-        .map_err(|_| ApiError::bad(name, format!("{v:?} is not a non-negative integer")))
+    optional_number(q, name)?.ok_or_else(|| ApiError::bad(name, "required: a non-negative integer"))
+}
+
+/// A query parameter that, if given, must be a non-negative integer.
+fn optional_number(q: &HashMap<String, String>, name: &str) -> Result<Option<u64>, ApiError> {
+    q.get(name)
+        .map(|v| {
+            v.parse()
+                .map_err(|_| ApiError::bad(name, format!("{v:?} is not a non-negative integer")))
+        })
+        .transpose()
+}
+
+/// Refuses a query parameter other than `known`, naming it.
+fn only(q: &HashMap<String, String>, known: &[&str]) -> Result<(), ApiError> {
+    match q.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(k) => Err(ApiError::bad(
+            k,
+            format!("unknown parameter; expected one of {}", known.join(", ")),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The log's size, after learning what other instances of a pool appended.
@@ -171,4 +191,85 @@ async fn consistency(
     })
     .await
     .map(Json)
+}
+
+/// The prefixes of the terms entries are indexed under: `Record::index_terms`, and `event:`
+/// for the recorder's events.
+pub const TERM_PREFIXES: [&str; 4] = ["subject", "ovn", "key", "event"];
+/// The longest term accepted (ids and OVNs are far shorter).
+pub const MAX_TERM: usize = 512;
+/// Most entries in one answer of `/v1/log/entries` (each is a few storage reads).
+pub const MAX_ENTRIES: u64 = 100;
+
+#[derive(Serialize)]
+struct Entries {
+    term: String,
+    /// In index order, each with its inclusion proof against the same signed checkpoint.
+    entries: Vec<Receipt>,
+    /// When more entries follow: the `after` of the next page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_after: Option<u64>,
+}
+
+/// The `term` parameter: `<prefix>:<value>`, a known prefix, a value of printable characters.
+fn term(q: &HashMap<String, String>) -> Result<String, ApiError> {
+    let rule = || {
+        format!(
+            "a term <prefix>:<value> with prefix {}, at most {MAX_TERM} characters",
+            TERM_PREFIXES.join(", ")
+        )
+    };
+    let t = q
+        .get("term")
+        .ok_or_else(|| ApiError::bad("term", format!("required: {}", rule())))?;
+    if t.chars().count() > MAX_TERM {
+        return Err(ApiError::bad(
+            "term",
+            format!("{} characters; {}", t.chars().count(), rule()),
+        ));
+    }
+    let well_formed = t.split_once(':').is_some_and(|(prefix, value)| {
+        TERM_PREFIXES.contains(&prefix) && !value.is_empty() && !value.chars().any(char::is_control)
+    });
+    if !well_formed {
+        return Err(ApiError::bad("term", format!("{t:?} is not {}", rule())));
+    }
+    Ok(t.clone())
+}
+
+async fn entries(
+    _: Member,
+    State(st): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Entries>, ApiError> {
+    let log = served(&st)?;
+    only(&q, &["term", "after", "limit"])?;
+    let term = term(&q)?;
+    let after = optional_number(&q, "after")?;
+    let limit = optional_number(&q, "limit")?.unwrap_or(MAX_ENTRIES);
+    if !(1..=MAX_ENTRIES).contains(&limit) {
+        return Err(ApiError::bad(
+            "limit",
+            format!("must be from 1 to {MAX_ENTRIES}"),
+        ));
+    }
+    let t = term.clone();
+    let (entries, next_after) = blocking(move || {
+        let found = log.log.find(&t)?;
+        let mut page: Vec<u64> = found
+            .into_iter()
+            .filter(|&i| after.is_none_or(|a| i > a))
+            .take(limit as usize + 1)
+            .collect();
+        let more = page.len() > limit as usize;
+        page.truncate(limit as usize);
+        let next_after = more.then(|| page.last().copied()).flatten();
+        Ok((log.prove(&page)?, next_after))
+    })
+    .await?;
+    Ok(Json(Entries {
+        term,
+        entries,
+        next_after,
+    }))
 }
