@@ -133,6 +133,8 @@ pub struct Served {
     pub base: String,
     pub state: AppState,
     pub keys: DevKeys,
+    /// What it was started with (for [`Served::another`]).
+    pub config: Config,
     stop: tokio::sync::oneshot::Sender<()>,
     running: tokio::task::JoinHandle<Result<(), deconflict_server::ServeError>>,
     _db: Option<TestDb>,
@@ -161,18 +163,32 @@ impl Served {
                 public_key: None,
             })
             .collect();
-        let server = deconflict_server::Server::bind(config).await.unwrap();
+        Self::run(config, db).await
+    }
+
+    /// Another instance of a pool: the same configuration (PostgreSQL database, data folder
+    /// with its keys), its own port. Stop it before the first.
+    pub async fn another(&self) -> Self {
+        Self::run(self.config.clone(), None).await
+    }
+
+    async fn run(config: Config, db: Option<TestDb>) -> Self {
+        let data_dir = config.data_dir.clone();
+        let server = deconflict_server::Server::bind(config.clone())
+            .await
+            .unwrap();
         let state = server.state().clone();
         let base = format!("http://{}", server.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let running = tokio::spawn(server.run(async {
             let _ = stopped.await;
         }));
-        let keys = DevKeys::load_or_create(&dir.join("data")).unwrap();
+        let keys = DevKeys::load_or_create(&data_dir).unwrap();
         Self {
             base,
             state,
             keys,
+            config,
             stop,
             running,
             _db: db,

@@ -69,6 +69,21 @@ pub async fn served_hospital(server: &Served, token: &str) {
     assert_eq!(site.status(), 201);
 }
 
+/// [`served_hospital`], then Alpha's operation over it (`alpha`: its token); the operation's id.
+pub async fn served_site_and_operation(server: &Served, ngo: &str, alpha: &str) -> String {
+    served_hospital(server, ngo).await;
+    let op = new_id();
+    let put = reqwest::Client::new()
+        .put(format!("{}{OI}/{op}", server.base))
+        .bearer_auth(alpha)
+        .json(&intent(here(), &[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201);
+    op
+}
+
 /// The NGO's hospital and Alpha's operation over it; the site's id and the operation's id.
 pub async fn site_and_operation(app: &TestApp) -> (String, String) {
     let site = app.post("/v1/sites", &token(app, NGO), &hospital()).await;
@@ -387,16 +402,7 @@ async fn conflicts_and_notifications_go_into_the_log(backend: Backend) {
     let log = server.state.log.clone().unwrap();
     let client = reqwest::Client::new();
     let (ngo, alpha) = (server.token(NGO, &[SC]), server.token(ALPHA, &[SC]));
-    served_hospital(&server, &ngo).await;
-    let op = new_id();
-    let put = client
-        .put(format!("{}{OI}/{op}", server.base))
-        .bearer_auth(&alpha)
-        .json(&intent(here(), &[]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), 201);
+    let op = served_site_and_operation(&server, &ngo, &alpha).await;
     let mut conflict = None;
     for (party, token) in [(NGO, &ngo), (ALPHA, &alpha)] {
         let list = answer(

@@ -1,9 +1,16 @@
 //! Receipts delivered with notifications, through the whole serve path: a real SSE client
 //! and a real webhook receiver on loopback get each notification and then its receipt, and
 //! check the receipt offline with nothing but the log's public key; a reconnection resumes
-//! the receipts where it stood.
+//! the receipts where it stood, on the same instance or another of a pool.
 
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
+
+use chrono::Utc;
+use deconflict_core::store;
+use deconflict_humanitarian::notification;
+use deconflict_server::config::Humanitarian;
 
 use deconflict_humanitarian::party::Role;
 use deconflict_server::webhook;
@@ -12,7 +19,9 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::helpers::*;
-use crate::notifications::{served_hospital, EventStream, ALPHA, COORD, NGO};
+use crate::notifications::{
+    served_hospital, served_site_and_operation, EventStream, ALPHA, COORD, NGO,
+};
 use crate::webhooks::{free_port, received, receiver, SECRET};
 
 /// What a party does with a receipt it keeps (the JSON of a `Receipt`), offline, knowing only
@@ -83,15 +92,7 @@ async fn notifications_arrive_with_their_receipts_over_sse_and_webhook(backend: 
     // The NGO, registered with its webhook, which is down for its first delivery.
     let port = free_port();
     let hook = receiver(port, 1).await;
-    let registered = client
-        .put(format!("{}/v1/parties/{NGO}", server.base))
-        .bearer_auth(server.token(COORD, &[SC]))
-        .json(&json!({"role": "humanitarian", "name": "NGO",
-                      "webhook": {"url": format!("http://127.0.0.1:{port}/hook"), "secret": SECRET}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(registered.status(), 201);
+    register_ngo_webhook(&server, port).await;
     let mut stream = EventStream::connect(&server.base, &ngo, None).await;
 
     // A conflict: the NGO is told, at once, then gets the receipt.
@@ -203,4 +204,126 @@ async fn notifications_arrive_with_their_receipts_over_sse_and_webhook(backend: 
     server.stop().await;
 }
 
-backend_tests!(notifications_arrive_with_their_receipts_over_sse_and_webhook);
+/// The NGO registered (by the coordinator, through `server`) with the webhook on `port`.
+async fn register_ngo_webhook(server: &Served, port: u16) {
+    let registered = reqwest::Client::new()
+        .put(format!("{}/v1/parties/{NGO}", server.base))
+        .bearer_auth(server.token(COORD, &[SC]))
+        .json(&json!({"role": "humanitarian", "name": "NGO",
+                      "webhook": {"url": format!("http://127.0.0.1:{port}/hook"), "secret": SECRET}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+}
+
+/// Two instances of a pool on one PostgreSQL database: a notification made through one reaches
+/// a stream of the other with its receipt (the entry the first appended, proved by the
+/// second); a stream resumed on the first after the second shut down gets the receipt it
+/// missed; the webhook gets each notification and receipt once although both instances
+/// deliver.
+#[tokio::test]
+async fn a_pool_delivers_receipts_whichever_instance_made_the_notification() {
+    if !postgres_available(concat!(module_path!(), "::a_pool_delivers_receipts")) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let a = Served::start_with(
+        Backend::Postgres,
+        dir.path(),
+        &[(COORD, Role::Coordinator), (ALPHA, Role::Armed)],
+    )
+    .await;
+    let port = free_port();
+    let hook = receiver(port, 0).await;
+    register_ngo_webhook(&a, port).await;
+    let b = a.another().await;
+    let key = a.state.log.as_ref().unwrap().key.verifier_key().to_owned();
+    assert_eq!(b.state.log.as_ref().unwrap().key.verifier_key(), key);
+    let (ngo, alpha) = (a.token(NGO, &[SC]), a.token(ALPHA, &[SC]));
+    let mut on_b = EventStream::connect(&b.base, &ngo, None).await;
+
+    served_site_and_operation(&a, &ngo, &alpha).await;
+    let (id, kind, told) = on_b.next_event(SOON).await.unwrap();
+    assert_eq!((id.as_str(), kind.as_str()), ("1:0", "notification"));
+    // Both instances deliver webhooks; one at a time (before either stops: a claim outlives
+    // its holder by a minute).
+    let got = received(&hook, 2, SOON).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got_all = hook.lock().unwrap().clone();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got_all.len(), 2, "each delivered once");
+    assert_eq!(
+        (got[0].kind.as_str(), &got[0].body[..]),
+        ("notification", told.as_bytes())
+    );
+    assert_eq!(got[1].kind, "receipt");
+    let r: Value = serde_json::from_slice(&got[1].body).unwrap();
+    check_notification_receipt(&r, &got[0].body, &key);
+    // The stream ends when its instance shuts down (which waits for open requests).
+    b.stop().await;
+    let stopped = std::time::Instant::now();
+    while on_b.next_event(SOON).await.is_some() {}
+    assert!(stopped.elapsed() < SOON, "the stream ended");
+
+    let mut on_a = EventStream::connect(&a.base, &ngo, Some("1:0")).await;
+    let (id, kind, receipt) = on_a.next_event(SOON).await.unwrap();
+    assert_eq!((id.as_str(), kind.as_str()), ("1", "receipt"));
+    let receipt: Value = serde_json::from_str(&receipt).unwrap();
+    check_notification_receipt(&receipt, told.as_bytes(), &key);
+
+    a.stop().await;
+}
+
+/// A notification with no log entry (made while the server kept none): once it is long past
+/// its making and no record of it waits in the outbox, its receipt is sent as `null` and the
+/// stream moves on, instead of holding every later receipt back.
+async fn a_notification_never_logged_gets_an_empty_receipt(backend: Backend) {
+    let humanitarian = Humanitarian {
+        parties: crate::notifications::parties(),
+        ..Humanitarian::default()
+    };
+    let app = spawn_app_logged(backend, humanitarian).await;
+    crate::notifications::site_and_operation(&app).await;
+    // The second, written straight into the store, as a server without a log made them.
+    let store = Arc::clone(&app.state.store);
+    let unlogged = tokio::task::spawn_blocking(move || {
+        store::write(&*store, |tx| {
+            let first = notification::after(tx, NGO, 0, 1)?.remove(0);
+            notification::create(tx, NGO, &first.conflict, first.disclosure, Utc::now())
+        })
+        .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(unlogged.seq, 2);
+
+    let mut stream = EventStream::open(&app, NGO, None).await;
+    let ids_and_kinds = [
+        ("1:0", "notification"),
+        ("1", "receipt"),
+        ("2:1", "notification"),
+    ];
+    for (want_id, want_kind) in ids_and_kinds {
+        let (id, kind, _) = stream.next_event(SOON).await.unwrap();
+        assert_eq!((id.as_str(), kind.as_str()), (want_id, want_kind));
+    }
+    assert!(
+        stream
+            .next_event(Duration::from_millis(1500))
+            .await
+            .is_none(),
+        "a fresh notification's receipt may still be on its way"
+    );
+    app.clock_offset.store(120, Ordering::SeqCst);
+    let (id, kind, data) = stream.next_event(SOON).await.unwrap();
+    assert_eq!((id.as_str(), kind.as_str()), ("2", "receipt"));
+    let r: Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(r["notification"], unlogged.id.as_str());
+    assert_eq!(r["receipt"], Value::Null);
+}
+
+backend_tests!(
+    notifications_arrive_with_their_receipts_over_sse_and_webhook,
+    a_notification_never_logged_gets_an_empty_receipt,
+);
