@@ -238,6 +238,11 @@ pub fn extend_from(state: &mut State, block_roots: &[Hash], tail_leaves: &[Hash]
 /// newest entries).
 pub trait BlockSource {
     fn read_block(&self, block: u64) -> Result<Vec<u8>, StorageError>;
+    /// The rows of `blocks` (distinct), in order: one look-up each unless the source reads
+    /// several at once more cheaply (PostgreSQL: one round trip).
+    fn read_blocks(&self, blocks: &[u64]) -> Result<Vec<Vec<u8>>, StorageError> {
+        blocks.iter().map(|&b| self.read_block(b)).collect()
+    }
 }
 
 /// A bounded cache of block rows.
@@ -249,33 +254,49 @@ pub struct BlockCache {
 const CACHE_ROWS: usize = 256;
 
 impl BlockCache {
-    fn get(
-        &self,
-        src: &dyn BlockSource,
-        block: u64,
-    ) -> Result<std::sync::Arc<Vec<u8>>, StorageError> {
-        if let Some(r) = self
-            .rows
+    /// Reads the rows of `blocks` that are not cached (in one go, see
+    /// [`BlockSource::read_blocks`]) and keeps them.
+    fn load(&self, src: &dyn BlockSource, blocks: &[u64]) -> Result<(), StorageError> {
+        let mut missing: Vec<u64> = blocks
+            .iter()
+            .copied()
+            .filter(|&b| self.peek(b).is_none())
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let read = src.read_blocks(&missing)?;
+        if read.len() != missing.len() {
+            return Err(StorageError::Corrupt(format!(
+                "{} of the blocks {missing:?} read",
+                read.len()
+            )));
+        }
+        let mut rows = self.rows.lock().unwrap_or_else(|e| e.into_inner());
+        for (block, row) in missing.into_iter().zip(read) {
+            if row.len() != BLOCK_BYTES {
+                return Err(StorageError::Corrupt(format!(
+                    "block {block} has {} bytes, {BLOCK_BYTES} expected",
+                    row.len()
+                )));
+            }
+            if rows.len() >= CACHE_ROWS {
+                rows.clear();
+            }
+            rows.insert(block, std::sync::Arc::new(row));
+        }
+        Ok(())
+    }
+
+    /// The row of `block` if it is cached.
+    fn peek(&self, block: u64) -> Option<std::sync::Arc<Vec<u8>>> {
+        self.rows
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(&block)
-        {
-            return Ok(r.clone());
-        }
-        let row = src.read_block(block)?;
-        if row.len() != BLOCK_BYTES {
-            return Err(StorageError::Corrupt(format!(
-                "block {block} has {} bytes, {BLOCK_BYTES} expected",
-                row.len()
-            )));
-        }
-        let row = std::sync::Arc::new(row);
-        let mut rows = self.rows.lock().unwrap_or_else(|e| e.into_inner());
-        if rows.len() >= CACHE_ROWS {
-            rows.clear();
-        }
-        rows.insert(block, row.clone());
-        Ok(row)
+            .cloned()
     }
 
     /// Seeds the cache with rows just written.
@@ -297,9 +318,21 @@ pub struct Reader<'a> {
     pub cache: &'a BlockCache,
 }
 
+fn hash_at(row: &[u8], off: usize) -> Hash {
+    let mut h = [0u8; HASH_SIZE];
+    h.copy_from_slice(&row[off..off + HASH_SIZE]);
+    Hash(h)
+}
+
+/// Memory first, then block rows, the uncached ones read in one go (see
+/// [`BlockSource::read_blocks`]).
 impl HashReader for Reader<'_> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
+        let failed =
+            |e: StorageError| tlog_tiles::Error::InvalidInput(format!("reading block rows: {e}"));
         let mut out = Vec::with_capacity(indexes.len());
+        // Hashes of block rows: (position in `out`, block, byte offset).
+        let mut in_rows: Vec<(usize, u64, usize)> = Vec::new();
         for &i in indexes {
             let (level, n) = split_stored_hash_index(i);
             if let Some(h) = self.state.get(level, n) {
@@ -310,13 +343,24 @@ impl HashReader for Reader<'_> {
                 return Err(tlog_tiles::Error::IndexesNotInTree);
             }
             let block = n >> (BLOCK_HEIGHT - level);
-            let row = self.cache.get(self.source, block).map_err(|e| {
-                tlog_tiles::Error::InvalidInput(format!("reading block {block}: {e}"))
-            })?;
             let off = block_offset(level, n - (block << (BLOCK_HEIGHT - level))) * HASH_SIZE;
-            let mut h = [0u8; HASH_SIZE];
-            h.copy_from_slice(&row[off..off + HASH_SIZE]);
-            out.push(Hash(h));
+            in_rows.push((out.len(), block, off));
+            out.push(Hash([0; HASH_SIZE]));
+        }
+        let blocks: Vec<u64> = in_rows.iter().map(|&(_, b, _)| b).collect();
+        self.cache.load(self.source, &blocks).map_err(failed)?;
+        for (at, block, off) in in_rows {
+            // A row evicted since `load` (other proofs filling the cache) is read again.
+            let row = match self.cache.peek(block) {
+                Some(row) => row,
+                None => {
+                    self.cache.load(self.source, &[block]).map_err(failed)?;
+                    self.cache.peek(block).ok_or_else(|| {
+                        failed(StorageError::Corrupt(format!("block {block} was not kept")))
+                    })?
+                }
+            };
+            out[at] = hash_at(&row, off);
         }
         Ok(out)
     }

@@ -69,6 +69,10 @@ pub trait LogStorage: Send + Sync + 'static {
     fn find(&self, term: &str) -> Result<Vec<u64>, StorageError>;
     /// The hashes of levels 0-7 of a complete block.
     fn read_block(&self, block: u64) -> Result<Vec<u8>, StorageError>;
+    /// The rows of `blocks` (distinct), in order; [`StorageError::Corrupt`] if one is missing.
+    fn read_blocks(&self, blocks: &[u64]) -> Result<Vec<Vec<u8>>, StorageError> {
+        blocks.iter().map(|&b| self.read_block(b)).collect()
+    }
     /// Records `from..to` (fewer if the log is shorter).
     fn read_records(&self, from: u64, to: u64) -> Result<Vec<Vec<u8>>, StorageError>;
     /// Keeps a signed checkpoint of `size` (the first one kept for a size stays).
@@ -100,6 +104,9 @@ impl LogStorage for Box<dyn LogStorage> {
     fn read_block(&self, block: u64) -> Result<Vec<u8>, StorageError> {
         (**self).read_block(block)
     }
+    fn read_blocks(&self, blocks: &[u64]) -> Result<Vec<Vec<u8>>, StorageError> {
+        (**self).read_blocks(blocks)
+    }
     fn read_records(&self, from: u64, to: u64) -> Result<Vec<Vec<u8>>, StorageError> {
         (**self).read_records(from, to)
     }
@@ -117,6 +124,9 @@ impl LogStorage for Box<dyn LogStorage> {
 impl<S: LogStorage> crate::tree::BlockSource for S {
     fn read_block(&self, block: u64) -> Result<Vec<u8>, StorageError> {
         LogStorage::read_block(self, block)
+    }
+    fn read_blocks(&self, blocks: &[u64]) -> Result<Vec<Vec<u8>>, StorageError> {
+        LogStorage::read_blocks(self, blocks)
     }
 }
 

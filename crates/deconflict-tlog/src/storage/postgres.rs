@@ -5,7 +5,7 @@
 
 use super::{block_roots, BlockRow, Loaded, LogStorage, StorageError};
 use crate::tree::BLOCK_HEIGHT;
-use postgres::{Client, NoTls};
+use postgres::{Client, NoTls, Statement};
 use std::sync::{Mutex, MutexGuard};
 
 const SCHEMA: &str = "
@@ -22,6 +22,17 @@ INSERT INTO tlog_head (one, size) VALUES (TRUE, 0) ON CONFLICT DO NOTHING;
 pub struct PostgresLogStorage {
     writer: Mutex<Option<Client>>,
     reader: Mutex<Option<Client>>,
+    /// The reader's frequent statements, prepared once: a proof's block read is then one round
+    /// trip, not two (parse, then execute).
+    reads: Reads,
+}
+
+/// Statements prepared on the reader connection.
+struct Reads {
+    block: Statement,
+    blocks: Statement,
+    find: Statement,
+    records: Statement,
 }
 
 /// A locked connection; the `Option` is emptied only by `drop`.
@@ -74,23 +85,33 @@ impl PostgresLogStorage {
         let mut tx = writer.transaction()?;
         tx.batch_execute(SCHEMA)?;
         tx.commit()?;
-        let reader = Client::connect(url, NoTls)?;
+        let mut reader = Client::connect(url, NoTls)?;
+        let reads = Reads {
+            block: reader.prepare("SELECT hashes FROM tlog_blocks WHERE block = $1")?,
+            blocks: reader.prepare(
+                "SELECT block, hashes FROM tlog_blocks WHERE block = ANY($1) ORDER BY block",
+            )?,
+            find: reader.prepare("SELECT idx FROM tlog_terms WHERE term = $1 ORDER BY idx")?,
+            records: reader.prepare(RECORDS)?,
+        };
         Ok(Self {
             writer: Mutex::new(Some(writer)),
             reader: Mutex::new(Some(reader)),
+            reads,
         })
     }
 }
 
-fn read_records(
+const RECORDS: &str =
+    "SELECT idx, record FROM tlog_records WHERE idx >= $1 AND idx < $2 ORDER BY idx";
+
+fn read_records<S: ?Sized + postgres::ToStatement>(
     c: &mut impl postgres::GenericClient,
+    query: &S,
     from: u64,
     to: u64,
 ) -> Result<Vec<Vec<u8>>, StorageError> {
-    let rows = c.query(
-        "SELECT idx, record FROM tlog_records WHERE idx >= $1 AND idx < $2 ORDER BY idx",
-        &[&(from as i64), &(to as i64)],
-    )?;
+    let rows = c.query(query, &[&(from as i64), &(to as i64)])?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let i: i64 = r.get(0);
@@ -126,7 +147,7 @@ impl LogStorage for PostgresLogStorage {
             blocks,
             rows.into_iter().map(|r| (r.get(0), r.get(1))),
         )?;
-        let tail = read_records(&mut tx, blocks << BLOCK_HEIGHT, size)?;
+        let tail = read_records(&mut tx, RECORDS, blocks << BLOCK_HEIGHT, size)?;
         tx.commit()?;
         Ok(Loaded {
             size,
@@ -156,8 +177,11 @@ impl LogStorage for PostgresLogStorage {
         }
         if !keys.is_empty() {
             // Read committed: this statement sees every append that held the head row before.
+            // One primary-key look-up per key (LIMIT keeps the subquery a nested loop: `term =
+            // ANY($1)` may be planned as a scan of every term).
             let present = tx.query(
-                "SELECT DISTINCT term FROM tlog_terms WHERE term = ANY($1)",
+                "SELECT k FROM unnest($1::TEXT[]) AS k, \
+                 LATERAL (SELECT 1 FROM tlog_terms t WHERE t.term = k LIMIT 1) AS found",
                 &[&keys],
             )?;
             if !present.is_empty() {
@@ -200,24 +224,36 @@ impl LogStorage for PostgresLogStorage {
     }
 
     fn find(&self, term: &str) -> Result<Vec<u64>, StorageError> {
-        let rows = lock(&self.reader).query(
-            "SELECT idx FROM tlog_terms WHERE term = $1 ORDER BY idx",
-            &[&term],
-        )?;
+        let rows = lock(&self.reader).query(&self.reads.find, &[&term])?;
         Ok(rows.iter().map(|r| r.get::<_, i64>(0) as u64).collect())
     }
 
     fn read_block(&self, block: u64) -> Result<Vec<u8>, StorageError> {
-        let row = lock(&self.reader).query_opt(
-            "SELECT hashes FROM tlog_blocks WHERE block = $1",
-            &[&(block as i64)],
-        )?;
+        let row = lock(&self.reader).query_opt(&self.reads.block, &[&(block as i64)])?;
         row.map(|r| r.get(0))
             .ok_or_else(|| StorageError::Corrupt(format!("block {block} is missing")))
     }
 
+    fn read_blocks(&self, blocks: &[u64]) -> Result<Vec<Vec<u8>>, StorageError> {
+        if let [one] = blocks {
+            return Ok(vec![self.read_block(*one)?]);
+        }
+        let mut wanted: Vec<i64> = blocks.iter().map(|&b| b as i64).collect();
+        let rows = lock(&self.reader).query(&self.reads.blocks, &[&wanted])?;
+        let mut found: std::collections::HashMap<i64, Vec<u8>> =
+            rows.into_iter().map(|r| (r.get(0), r.get(1))).collect();
+        wanted
+            .drain(..)
+            .map(|b| {
+                found
+                    .remove(&b)
+                    .ok_or_else(|| StorageError::Corrupt(format!("block {b} is missing")))
+            })
+            .collect()
+    }
+
     fn read_records(&self, from: u64, to: u64) -> Result<Vec<Vec<u8>>, StorageError> {
-        read_records(&mut *lock(&self.reader), from, to)
+        read_records(&mut *lock(&self.reader), &self.reads.records, from, to)
     }
 
     fn put_checkpoint(&self, size: u64, note: &[u8]) -> Result<(), StorageError> {
