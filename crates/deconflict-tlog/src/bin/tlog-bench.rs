@@ -160,6 +160,26 @@ impl Backend {
         }
     }
 
+    /// Bytes of each of the log's relations (PostgreSQL: with indexes and TOAST), largest first.
+    fn relations(&self) -> Result<Vec<(String, u64)>, String> {
+        let Backend::Postgres { monitor, .. } = self else {
+            return Ok(Vec::new());
+        };
+        let mut c = monitor.lock().unwrap_or_else(|e| e.into_inner());
+        let rows = c
+            .query(
+                "SELECT t::TEXT, pg_total_relation_size(t)::BIGINT FROM unnest(ARRAY['tlog_records', \
+                 'tlog_blocks', 'tlog_terms', 'tlog_checkpoints', 'tlog_head']::regclass[]) t \
+                 ORDER BY 2 DESC",
+                &[],
+            )
+            .map_err(err)?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get::<_, i64>(1) as u64))
+            .collect())
+    }
+
     /// CPU ticks (user + system) of each of the database server's processes, if readable.
     fn server_ticks(&self) -> HashMap<i32, u64> {
         let Backend::Postgres { monitor, .. } = self else {
@@ -494,6 +514,12 @@ fn measure(a: &Args, b: &Backend) -> Result<(), String> {
         "storage: {total} bytes for {n} entries holding {records} bytes of records: {:.1} bytes per entry beyond the record",
         (total - records.min(total)) as f64 / n as f64
     );
+    for (relation, bytes) in b.relations()? {
+        println!(
+            "  {relation}: {bytes} bytes, {:.1} per entry",
+            bytes as f64 / n as f64
+        );
+    }
     proofs(b, &log, n, a.proofs)?;
     Ok(())
 }
