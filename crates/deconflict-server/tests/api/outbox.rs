@@ -62,7 +62,10 @@ fn outbox_len(store: &dyn Store) -> usize {
 
 #[test]
 fn pool_instances_adopting_the_same_rows_log_each_event_once() {
-    if !postgres_available(concat!(module_path!(), "::pool_instances_adopting")) {
+    if !postgres_available(concat!(
+        module_path!(),
+        "::pool_instances_adopting_the_same_rows_log_each_event_once"
+    )) {
         return;
     }
     let db = TestDb::create();
