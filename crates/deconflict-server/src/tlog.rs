@@ -6,10 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use deconflict_tlog::{
-    hash_b64, leaf_hash, Log, LogError, LogKey, LogStorage, PostgresLogStorage, SqliteLogStorage,
-};
-use serde::Serialize;
+pub use deconflict_tlog::Receipt;
+use deconflict_tlog::{Log, LogError, LogKey, LogStorage, PostgresLogStorage, SqliteLogStorage};
 
 use crate::config::{Config, StoreConfig};
 use crate::serve::ServeError;
@@ -28,62 +26,11 @@ pub struct ServedLog {
     pub key: LogKey,
 }
 
-/// Proof that an entry is in the log: the entry, and its inclusion proof in the tree of a
-/// signed checkpoint (signed on demand if none covered the entry yet). A party keeps it and
-/// checks it offline against the log's public key (`docs/api.md`, "Keeping and checking
-/// receipts").
-#[derive(Debug, Clone, Serialize)]
-pub struct Receipt {
-    /// The entry's index in the log.
-    pub index: u64,
-    /// The RFC 6962 leaf hash of the record, base64.
-    pub leaf_hash: String,
-    /// The canonical record, as hashed.
-    pub record: String,
-    /// The signed checkpoint (C2SP signed note) the proof is against.
-    pub checkpoint: String,
-    /// Its tree size.
-    pub tree_size: u64,
-    /// The RFC 9162 inclusion proof, base64 hashes.
-    pub proof: Vec<String>,
-}
-
 impl ServedLog {
-    /// The receipts of the entries at `indexes`, all against one checkpoint: the latest if it
-    /// covers them, else one signed now. Blocking.
+    /// The receipts of the entries at `indexes`, all against one checkpoint signed with this
+    /// server's key ([`Log::receipts`]). Blocking.
     pub fn prove(&self, indexes: &[u64]) -> Result<Vec<Receipt>, LogError> {
-        let (log, key) = (&self.log, &self.key);
-        let Some(&last) = indexes.iter().max() else {
-            return Ok(Vec::new());
-        };
-        let cp = match log.latest_checkpoint(key)? {
-            Some(cp) if cp.size > last => cp,
-            _ => {
-                // Another instance of a pool may have appended the entry.
-                if last >= log.size() {
-                    log.catch_up()?;
-                }
-                log.checkpoint(key)?
-            }
-        };
-        indexes
-            .iter()
-            .map(|&index| {
-                let proof = log.inclusion_proof(index, cp.size)?;
-                let record = log
-                    .records(index, index + 1)?
-                    .pop()
-                    .ok_or_else(|| LogError::Invalid(format!("log entry {index} is missing")))?;
-                Ok(Receipt {
-                    index,
-                    leaf_hash: hash_b64(&leaf_hash(&record)),
-                    record: String::from_utf8_lossy(&record).into_owned(),
-                    checkpoint: cp.note.clone(),
-                    tree_size: cp.size,
-                    proof: proof.iter().map(hash_b64).collect(),
-                })
-            })
-            .collect()
+        self.log.receipts(indexes, &self.key)
     }
 }
 

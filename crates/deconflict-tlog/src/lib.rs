@@ -5,8 +5,9 @@
 //! on SQLite or PostgreSQL through [`LogStorage`]. The instance signs checkpoints in the C2SP
 //! tlog-checkpoint / signed-note format with its Ed25519 key ([`LogKey`]), serves inclusion and
 //! consistency proofs in O(log n) hash look-ups ([`Log`]), and exports [`Bundle`]s that anyone
-//! verifies offline ([`verify_bundle`]). Acknowledgments signed by the party itself are
-//! [`SignedAck`]s.
+//! verifies offline ([`verify_bundle`]), and gives [`Receipt`]s of single entries that a party
+//! keeps and checks offline ([`Receipt::check`]). Acknowledgments signed by the party itself
+//! are [`SignedAck`]s.
 //!
 //! The Merkle arithmetic (stored-hash indexes, proof construction and checking) and the two
 //! text formats come from the `tlog_tiles` and `signed_note` crates (Go's `sumdb` ported by
@@ -16,6 +17,7 @@ mod ack;
 mod bundle;
 mod checkpoint;
 mod log;
+mod receipt;
 mod record;
 pub mod storage;
 mod tree;
@@ -24,6 +26,7 @@ pub use ack::{AckError, PartyKey, SignedAck};
 pub use bundle::{export_bundle, verify_bundle, Bundle, BundleEntry, Problem, Report};
 pub use checkpoint::{run_checkpointer, CheckpointError, LogKey, SignedCheckpoint};
 pub use log::{Indexed, Keyed, Log, LogError};
+pub use receipt::{check_content, Receipt, ReceiptError};
 pub use record::{Kind, Record, RecordError, RECORD_VERSION};
 pub use storage::{LogStorage, PostgresLogStorage, SqliteLogStorage, StorageError};
 /// Proof checks (RFC 9162 2.1.3.2 and 2.1.4.2), for clients holding a checkpoint.

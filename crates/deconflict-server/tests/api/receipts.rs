@@ -14,9 +14,8 @@ use deconflict_server::config::Humanitarian;
 
 use deconflict_humanitarian::party::Role;
 use deconflict_server::webhook;
-use deconflict_tlog::{check_inclusion, leaf_hash, Hash, Kind, Record, SignedCheckpoint};
+use deconflict_tlog::{check_content, Kind, Receipt, Record};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 use crate::helpers::*;
 use crate::notifications::{
@@ -25,26 +24,19 @@ use crate::notifications::{
 use crate::webhooks::{free_port, received, receiver, SECRET};
 
 /// What a party does with a receipt it keeps (the JSON of a `Receipt`), offline, knowing only
-/// the log's public key `key`: the checkpoint is signed by it, the leaf hash is the record's,
-/// and the inclusion proof leads from it to the checkpoint's root. Returns the entry's index
-/// and record.
+/// the log's public key `key` ([`Receipt::check`]: the checkpoint is signed by it, the leaf
+/// hash is the record's, the inclusion proof leads from it to the checkpoint's root). Returns
+/// the entry's index and record.
 pub fn checked_receipt(receipt: &Value, key: &str) -> (u64, Record) {
-    let record = receipt["record"].as_str().unwrap();
-    let cp = SignedCheckpoint::open(receipt["checkpoint"].as_str().unwrap(), key).unwrap();
-    assert_eq!(receipt["tree_size"], cp.size);
-    let index = receipt["index"].as_u64().unwrap();
-    let leaf = leaf_hash(record.as_bytes());
-    assert_eq!(receipt["leaf_hash"], leaf.to_string());
-    let proof: Vec<Hash> = receipt["proof"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| Hash::parse_hash(h.as_str().unwrap()).unwrap())
-        .collect();
-    check_inclusion(&proof, cp.size, cp.root, index, leaf).unwrap();
-    // And a proof of another leaf does not check.
-    assert!(check_inclusion(&proof, cp.size, cp.root, index, leaf_hash(b"forged")).is_err());
-    (index, Record::from_bytes(record.as_bytes()).unwrap())
+    let receipt: Receipt = serde_json::from_value(receipt.clone()).unwrap();
+    let record = receipt.check(key).unwrap();
+    // Another record at that place does not check.
+    let forged = Receipt {
+        record: format!("{} ", receipt.record),
+        ..receipt.clone()
+    };
+    assert!(forged.check(key).is_err());
+    (receipt.index, record)
 }
 
 /// Checks the receipt `sent` (a `NotificationReceipt`) of the notification delivered as the
@@ -57,11 +49,7 @@ fn check_notification_receipt(sent: &Value, delivered: &[u8], key: &str) -> u64 
     assert_eq!(record.kind, Kind::Notification);
     assert_eq!(record.subject, n["id"].as_str().unwrap());
     assert_eq!(record.party, n["recipient"].as_str().unwrap());
-    assert_eq!(
-        record.body["content_sha256"],
-        hex::encode(Sha256::digest(delivered)),
-        "the record hashes the notification exactly as delivered"
-    );
+    check_content(&record, delivered).expect("the record hashes the notification as delivered");
     index
 }
 
