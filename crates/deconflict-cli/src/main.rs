@@ -53,6 +53,9 @@ enum Command {
     LogExport(log_export::LogExportArgs),
     /// Check an exported log bundle offline: consistent, or which entry or checkpoint is wrong.
     Verify(verify::VerifyArgs),
+    /// Check a kept receipt offline against the log's public key: is the entry in the log, and
+    /// (with --content) is the notification the one it records.
+    VerifyReceipt(verify::VerifyReceiptArgs),
     /// Start a development server loaded with a fictional scenario (parties, sites, convoys,
     /// operations, an incident) and print what to try next.
     Demo(demo::DemoArgs),
@@ -79,6 +82,7 @@ async fn main() -> anyhow::Result<()> {
             tokio::task::spawn_blocking(move || log_export::run(args)).await?
         }
         Command::Verify(args) => verify::run(args),
+        Command::VerifyReceipt(args) => verify::run_receipt(args),
         Command::Version => {
             println!("deconflict {}", env!("CARGO_PKG_VERSION"));
             Ok(())

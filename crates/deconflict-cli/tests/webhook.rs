@@ -164,6 +164,16 @@ async fn webhook_deliveries_survive_kill_9_and_a_receiver_down_at_first() {
 
     let mut server = start(&data, &config, port);
     wait_healthy(&client, &base).await;
+    // The log's public key, as a party keeps it.
+    let key = client
+        .get(format!("{base}/v1/log/key"))
+        .bearer_auth(token("cell"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let got = receiver(hook_port).await;
     let first = wait_for(&got, 2).await;
     assert_eq!(
@@ -205,4 +215,34 @@ async fn webhook_deliveries_survive_kill_9_and_a_receiver_down_at_first() {
         assert_eq!(record.kind, deconflict_tlog::Kind::Notification);
         assert_eq!(record.subject, n["id"].as_str().unwrap());
     }
+
+    // What the cell kept, checked offline with `deconflict verify-receipt`.
+    let (kept_n, kept_r) = (dir.path().join("n.json"), dir.path().join("r.json"));
+    std::fs::write(&kept_n, &all[0].3).unwrap();
+    std::fs::write(&kept_r, &all[1].3).unwrap();
+    let verify = |key: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_deconflict"))
+            .arg("verify-receipt")
+            .arg(&kept_r)
+            .args(["--key", key.trim(), "--content"])
+            .arg(&kept_n)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8(out.stdout).unwrap())
+    };
+    let (code, out) = verify(&key);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.starts_with("verified: entry "), "{out}");
+    let mut changed = all[0].3.to_vec();
+    let at = changed.iter().position(|&b| b == b'c').unwrap();
+    changed[at] = b'k';
+    std::fs::write(&kept_n, &changed).unwrap();
+    let (code, out) = verify(&key);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.starts_with("NOT verified: content:"), "{out}");
+    std::fs::write(&kept_n, &all[0].3).unwrap();
+    let (other, _) = deconflict_tlog::LogKey::generate("localhost/log").unwrap();
+    let (code, out) = verify(other.verifier_key());
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.starts_with("NOT verified: checkpoint:"), "{out}");
 }
