@@ -363,6 +363,10 @@ async fn bad_event_stream_requests_are_refused(backend: Backend) {
     get(NGO, "/v1/events", Some("-3"))
         .await
         .expect_error(400, "Last-Event-ID");
+    // Receipts are never ahead of notifications.
+    get(NGO, "/v1/events", Some("5:7"))
+        .await
+        .expect_error(400, "Last-Event-ID");
     get(NGO, "/v1/events?since=3", None)
         .await
         .expect_error(400, "since");
