@@ -13,6 +13,7 @@
 //! filtered by manager before the exact test, so it costs about what a DSS query of the same
 //! area does.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -278,7 +279,7 @@ fn around(
     // A site or movement conflicts with operations only: the others are passed over before
     // the exact geometric test (which an import of many sites would otherwise pay for each).
     let protected = mine.kind != ExtentKind::Operation;
-    let is = |kind: &str, id: EntityId| tx.document(kind, &id.to_string()).ok().flatten().is_some();
+    let is = |kind: &str, id: EntityId| is_record(tx, kind, id);
     let relevant = |manager: &str, extents: &Extents| {
         manager != mine.party
             && extents.is_live(now)
@@ -298,6 +299,58 @@ fn around(
     for c in constraints {
         out.push(Extent::of_constraint(tx, &c)?);
     }
+    Ok(out)
+}
+
+/// Whether `id` is the DSS entity of a stored site or movement record (`kind`): they share
+/// their id.
+fn is_record(tx: &dyn ReadTx, kind: &str, id: EntityId) -> bool {
+    tx.document(kind, &id.to_string()).ok().flatten().is_some()
+}
+
+/// The OVNs in `key` that belong to live sites and movements of registered parties that
+/// `extents` touch: what a write with that key proves its writer had in view of what the line
+/// protects (the log indexes the write by them). Empty when no party is registered.
+pub fn in_view(
+    tx: &dyn ReadTx,
+    extents: &Extents,
+    key: &HashSet<String>,
+    parties: &Registry,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, DssError> {
+    if parties.is_empty() || key.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Cheapest test first: under contention every candidate is in the key, and few are a
+    // registered party's.
+    let protected = |manager: &str, ovn: &str, live: bool, kind: &str, id: EntityId| {
+        parties.get(manager).is_some() && key.contains(ovn) && live && is_record(tx, kind, id)
+    };
+    let area = &extents.prepared;
+    let intents = tx.operational_intents_in_where(area, &|o| {
+        protected(
+            &o.manager,
+            o.ovn.as_str(),
+            o.extents.is_live(now),
+            movement::KIND,
+            o.id,
+        )
+    })?;
+    let constraints = tx.constraints_in_where(area, &|c| {
+        protected(
+            &c.manager,
+            c.ovn.as_str(),
+            c.extents.is_live(now),
+            site::KIND,
+            c.id,
+        )
+    })?;
+    let mut out: Vec<String> = intents
+        .iter()
+        .map(|o| o.ovn.to_string())
+        .chain(constraints.iter().map(|c| c.ovn.to_string()))
+        .collect();
+    out.sort_unstable();
     Ok(out)
 }
 

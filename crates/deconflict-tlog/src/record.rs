@@ -113,16 +113,30 @@ impl Record {
         }
     }
 
+    /// Names, in `body.in_view`, the OVNs of the key that belong to protected sites and
+    /// movements the write touches: the only key OVNs anyone looks a write up by. A key under
+    /// contention holds dozens of OVNs, and indexing each of them cost every write more than
+    /// the rest of its record.
+    pub fn with_in_view(mut self, in_view: &[String]) -> Self {
+        self.body.insert(
+            "in_view".into(),
+            Value::Array(in_view.iter().map(|k| Value::from(k.as_str())).collect()),
+        );
+        self
+    }
+
     /// The terms the log indexes this record under ([`crate::Log::find`]): `subject:<subject>`,
     /// `ovn:<ovn>` for a `body.ovn` string (the OVN a write produced or a site was published
-    /// with) and `key:<ovn>` for each string of a `body.key` array (the OVNs a writer proved
-    /// it had seen).
+    /// with) and `key:<ovn>` for each string of a `body.in_view` array ([`Record::with_in_view`])
+    /// or, in a record without one, of its `body.key` array (the OVNs a writer proved it had
+    /// seen).
     pub fn index_terms(&self) -> Vec<String> {
         let mut terms = vec![format!("subject:{}", self.subject)];
         if let Some(Value::String(ovn)) = self.body.get("ovn") {
             terms.push(format!("ovn:{ovn}"));
         }
-        if let Some(Value::Array(key)) = self.body.get("key") {
+        let looked_up = self.body.get("in_view").or_else(|| self.body.get("key"));
+        if let Some(Value::Array(key)) = looked_up {
             terms.extend(
                 key.iter()
                     .filter_map(Value::as_str)
@@ -285,6 +299,15 @@ mod tests {
             sample().index_terms(),
             ["key:ovn-a", "key:ovn-b", "ovn:ovn-2", "subject:7a1c"]
         );
+    }
+
+    #[test]
+    fn a_record_naming_what_it_had_in_view_is_found_by_those_ovns_only() {
+        let r = sample().with_in_view(&["ovn-b".to_owned()]);
+        assert_eq!(r.index_terms(), ["key:ovn-b", "ovn:ovn-2", "subject:7a1c"]);
+        let none = sample().with_in_view(&[]);
+        assert_eq!(none.index_terms(), ["ovn:ovn-2", "subject:7a1c"]);
+        assert_eq!(Record::from_bytes(&r.to_bytes().unwrap()).unwrap(), r);
     }
 
     #[test]

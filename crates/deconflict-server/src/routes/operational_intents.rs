@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use deconflict_core::rules::operational_intents as rules;
 use deconflict_core::{parse, wire};
-use deconflict_humanitarian::conflict::Written;
+use deconflict_humanitarian::conflict::{self, Written};
 
 use crate::error::ApiError;
 use crate::extract::require::{OiRead, OiWrite};
@@ -74,11 +74,12 @@ async fn put(
 ) -> Result<Change, ApiError> {
     let now = st.now();
     let req = parse::put_operational_intent(id, ovn, &body, &st.limits, now)?;
-    let (caller, rec) = (auth.caller(), st.recorder.clone());
+    let (caller, rec, parties) = (auth.caller(), st.recorder.clone(), st.layer.registry()?);
     let written = Written::intent(req.id);
     let (resp, created) = st
         .write_extents(now, move |tx| {
             let (resp, created) = rules::put(tx, &caller, &req, now)?;
+            let in_view = conflict::in_view(tx, &req.extents, &req.key, &parties, now)?;
             let op = if created {
                 WriteOp::Create
             } else {
@@ -93,7 +94,7 @@ async fn put(
             let key = req.key.iter().cloned();
             rec.record(
                 tx,
-                &dss_write(now, &caller.manager, KIND, &id, op, ovn, key),
+                &dss_write(now, &caller.manager, KIND, &id, op, ovn, key, &in_view),
             )?;
             Ok(((resp, created), vec![written]))
         })
@@ -115,7 +116,7 @@ pub async fn delete(
             let (id, op) = (id.to_string(), WriteOp::Delete);
             rec.record(
                 tx,
-                &dss_write(now, &caller.manager, KIND, &id, op, &ovn, []),
+                &dss_write(now, &caller.manager, KIND, &id, op, &ovn, [], &[]),
             )?;
             Ok(resp)
         })

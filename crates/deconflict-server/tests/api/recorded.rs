@@ -1,6 +1,6 @@
 //! What the server puts into the tamper-evident log, through the whole serve path: every DSS
 //! write's key (who wrote what, the new OVN, the OVNs it proved it had seen), found by the
-//! OVNs of its key; and receipts that check against a signed checkpoint.
+//! OVNs of the protected sites in its key; and receipts that check against a signed checkpoint.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -61,7 +61,7 @@ fn key_of(r: &Record) -> Vec<&str> {
 
 async fn dss_writes_are_logged_with_their_key(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let server = Served::start(backend, dir.path()).await;
+    let server = Served::start_with(backend, dir.path(), &[("ngo", Role::Humanitarian)]).await;
     let state = server.state.clone();
     let served = state.log.clone().unwrap();
     let base = server.base.clone();
@@ -93,20 +93,40 @@ async fn dss_writes_are_logged_with_their_key(backend: Backend) {
         .unwrap()
         .to_owned();
 
-    // Refused without the constraint's OVN in the key: nothing is logged for it.
+    // A protected site in the same place, published as a constraint too.
+    let r = answer(
+        client
+            .post(format!("{base}/v1/sites"))
+            .bearer_auth(server.token("ngo", &[]))
+            .json(&serde_json::json!({
+                "external_id": "H-1", "name": "Hôpital du lac", "category": "hospital",
+                "geometry": {"type": "Point", "coordinates": [6.505, 46.405]}, "radius_m": 150
+            }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    r.expect(201);
+    let sovn = r.body["site"]["constraint"]["ovn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Refused without the constraints' OVNs in the key: nothing is logged for it.
     let oid = new_id();
     let path = format!("operational_intent_references/{oid}");
     send(Method::PUT, path.clone(), &alpha, Some(processing(&[])))
         .await
         .expect(409);
-    let r = send(Method::PUT, path, &alpha, Some(processing(&[&covn]))).await;
+    let r = send(Method::PUT, path, &alpha, Some(processing(&[&covn, &sovn]))).await;
     r.expect(201);
     let oovn = r.body["operational_intent_reference"]["ovn"]
         .as_str()
         .unwrap()
         .to_owned();
 
-    let planned = found(&served, &format!("key:{covn}"), 1).await;
+    let planned = found(&served, &format!("key:{sovn}"), 1).await;
     assert_eq!(planned.len(), 1, "only the accepted write carried the key");
     let (_, w) = &planned[0];
     assert_eq!(w.kind, Kind::DssWriteKey);
@@ -115,7 +135,16 @@ async fn dss_writes_are_logged_with_their_key(backend: Backend) {
     assert_eq!(w.body["entity_type"], "operational_intent");
     assert_eq!(w.body["op"], "create");
     assert_eq!(w.body["ovn"], oovn.as_str());
-    assert_eq!(key_of(w), [covn.as_str()]);
+    let mut key = vec![covn.as_str(), sovn.as_str()];
+    key.sort_unstable();
+    assert_eq!(key_of(w), key, "the record holds the whole key");
+    assert_eq!(w.body["in_view"], serde_json::json!([sovn]));
+    // Only the OVNs of what the line protects are looked up, so only they are indexed.
+    let (log, term) = (Arc::clone(&served), format!("key:{covn}"));
+    let by_plain = tokio::task::spawn_blocking(move || log.log.find(&term).unwrap())
+        .await
+        .unwrap();
+    assert!(by_plain.is_empty(), "{by_plain:?}");
 
     let c = found(&served, &format!("ovn:{covn}"), 1).await;
     assert_eq!(c[0].1.party, "authority");
