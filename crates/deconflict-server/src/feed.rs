@@ -284,6 +284,9 @@ impl Feed {
                 );
         }
         let Some(due) = self.unreceipted.front() else {
+            // No notification up to `notified` after all (a client's Last-Event-ID beyond
+            // them): no receipt is owed.
+            self.pos.receipted = self.pos.notified;
             return Ok(None);
         };
         if self
