@@ -15,6 +15,7 @@
 //!
 //! [log]
 //! origin = "dss.example.org/log"         # the log's name in checkpoints and its key's name
+//! cache_mib = 32                        # memory for cached block rows: proofs without a read
 //!
 //! [postgres]                            # only with a postgres:// store
 //! max_connections = 16
@@ -113,6 +114,12 @@ pub struct ServeArgs {
     /// key made for it on first start [default: deconflict/log].
     #[arg(long, env = "DECONFLICT_LOG_ORIGIN", value_name = "NAME")]
     pub log_origin: Option<String>,
+    /// Memory, in MiB, for the log's cache of block rows (the hashes a proof reads; 16 KB per
+    /// 256 entries): a proof whose rows are cached needs no read of the store (on PostgreSQL:
+    /// no round trip). 32 keeps the newest (or most recently proved) 526,000 entries' rows;
+    /// a 10,000,000-entry log's rows all take 637 MB [default: 32].
+    #[arg(long, env = "DECONFLICT_LOG_CACHE_MIB", value_name = "MIB")]
+    pub log_cache_mib: Option<usize>,
     /// PostgreSQL store: connections this instance holds at most for writes and blocking
     /// reads (one more catches up reads) [default: 16]. Other settings: `[postgres]` in the
     /// file.
@@ -154,6 +161,7 @@ pub struct FileConfig {
 #[serde(deny_unknown_fields)]
 pub struct LogFile {
     pub origin: Option<String>,
+    pub cache_mib: Option<usize>,
 }
 
 /// The origin of a log whose origin is not configured.
@@ -256,6 +264,9 @@ pub struct Config {
     pub humanitarian: Humanitarian,
     /// The log's origin ([`DEFAULT_LOG_ORIGIN`] unless configured).
     pub log_origin: String,
+    /// Memory for the log's cache of block rows ([`deconflict_tlog::DEFAULT_CACHE_BYTES`]
+    /// unless configured).
+    pub log_cache_bytes: usize,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8082";
@@ -281,6 +292,7 @@ impl Default for Config {
             postgres: PostgresOptions::default(),
             humanitarian: Humanitarian::default(),
             log_origin: DEFAULT_LOG_ORIGIN.to_owned(),
+            log_cache_bytes: deconflict_tlog::DEFAULT_CACHE_BYTES,
         }
     }
 }
@@ -513,6 +525,12 @@ impl Config {
                     .or(file.log.as_ref().and_then(|l| l.origin.as_deref()))
                     .unwrap_or(DEFAULT_LOG_ORIGIN),
             )?,
+            log_cache_bytes: args
+                .log_cache_mib
+                .or(file.log.as_ref().and_then(|l| l.cache_mib))
+                .map_or(deconflict_tlog::DEFAULT_CACHE_BYTES, |m| {
+                    m.saturating_mul(1 << 20)
+                }),
         };
         if config.limits.max_body_bytes < 1024 {
             return Err(ConfigError::Invalid {
@@ -624,6 +642,8 @@ purge_interval_secs = 7
 [limits]
 oi_max_vertices = 12
 max_body_bytes = 2048
+[log]
+cache_mib = 100
 "#,
         );
         let file_only = args(&["--config", path.to_str().expect("utf-8")]);
@@ -635,6 +655,7 @@ max_body_bytes = 2048
         assert_eq!(c.purge_interval, Duration::from_secs(7));
         assert_eq!(c.limits.oi_max_vertices, 12);
         assert_eq!(c.limits.max_body_bytes, 2048);
+        assert_eq!(c.log_cache_bytes, 100 << 20);
         assert_eq!(
             c.limits.constraint_max_vertices, 1000,
             "unset limits keep defaults"
@@ -652,6 +673,8 @@ max_body_bytes = 2048
             "b.example",
             "--max-body-bytes",
             "4096",
+            "--log-cache-mib",
+            "0",
             "--dev",
         ]);
         let c = Config::load(&flagged).expect("valid");
@@ -662,6 +685,7 @@ max_body_bytes = 2048
         );
         assert_eq!(c.limits.max_body_bytes, 4096);
         assert_eq!(c.limits.oi_max_vertices, 12);
+        assert_eq!(c.log_cache_bytes, 0, "the log keeps one row then");
         assert!(c.dev);
     }
 

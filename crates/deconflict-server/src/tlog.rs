@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use deconflict_tlog::Receipt;
-use deconflict_tlog::{Log, LogError, LogKey, LogStorage, PostgresLogStorage, SqliteLogStorage};
+use deconflict_tlog::{
+    Log, LogError, LogKey, LogOptions, LogStorage, PostgresLogStorage, SqliteLogStorage,
+};
 
 use crate::config::{Config, StoreConfig};
 use crate::serve::ServeError;
@@ -44,7 +46,10 @@ pub fn open_blocking(config: &Config) -> Result<ServedLog, String> {
             Box::new(PostgresLogStorage::connect(url).map_err(|e| e.to_string())?)
         }
     };
-    let log = Log::open(storage).map_err(|e| e.to_string())?;
+    let options = LogOptions {
+        cache_bytes: config.log_cache_bytes,
+    };
+    let log = Log::open_with(storage, options).map_err(|e| e.to_string())?;
     let key = LogKey::load_or_create(&config.data_dir.join(LOG_KEY_FILE), &config.log_origin)
         .map_err(|e| e.to_string())?;
     Ok(ServedLog {

@@ -25,12 +25,13 @@ mod tree;
 pub use ack::{AckError, PartyKey, SignedAck};
 pub use bundle::{export_bundle, verify_bundle, Bundle, BundleEntry, Problem, Report};
 pub use checkpoint::{run_checkpointer, CheckpointError, LogKey, SignedCheckpoint};
-pub use log::{Indexed, Keyed, Log, LogError};
+pub use log::{Indexed, Keyed, Log, LogError, LogOptions};
 pub use receipt::{check_content, Receipt, ReceiptError};
 pub use record::{Kind, Record, RecordError, RECORD_VERSION};
 pub use storage::{LogStorage, PostgresLogStorage, SqliteLogStorage, StorageError};
 /// Proof checks (RFC 9162 2.1.3.2 and 2.1.4.2), for clients holding a checkpoint.
 pub use tlog_tiles::{check_record as check_inclusion, check_tree as check_consistency, Hash};
+pub use tree::DEFAULT_CACHE_BYTES;
 
 /// Leaves per block: hashes below this level are stored in one row per block (see `tree`).
 pub const BLOCK_LEAVES: u64 = 1 << tree::BLOCK_HEIGHT;

@@ -6,11 +6,13 @@
 //! row, when the block completes; the hashes of level 8 and up (one per block and their
 //! parents, about 2/256 per leaf) stay in memory, and so do the hashes of the incomplete last
 //! block. An inclusion proof then touches the block of its leaf and memory; a consistency proof
-//! the blocks of the two tree sizes' last leaves and memory.
+//! the blocks of the two tree sizes' last leaves and memory. Complete blocks never change, so
+//! their rows are kept in a bounded [`BlockCache`]: a proof whose rows are cached reads nothing.
 
 use crate::storage::StorageError;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
 use tlog_tiles::{node_hash, split_stored_hash_index, Hash, HashReader, HASH_SIZE};
 
 /// Levels stored per block row.
@@ -234,8 +236,7 @@ pub fn extend_from(state: &mut State, block_roots: &[Hash], tail_leaves: &[Hash]
     state.apply(done);
 }
 
-/// Reads block rows; a small cache keeps the recently read ones (proof requests cluster on the
-/// newest entries).
+/// Reads block rows.
 pub trait BlockSource {
     fn read_block(&self, block: u64) -> Result<Vec<u8>, StorageError>;
     /// The rows of `blocks` (distinct), in order: one look-up each unless the source reads
@@ -245,27 +246,53 @@ pub trait BlockSource {
     }
 }
 
-/// A bounded cache of block rows.
-#[derive(Default)]
+/// Memory a log's block cache may take unless told otherwise: 32 MiB, 2,056 block rows, the
+/// rows of about 526,000 entries (see [`crate::LogOptions`]).
+pub const DEFAULT_CACHE_BYTES: usize = 32 << 20;
+
+/// A bounded cache of complete block rows, least recently used out first, shared by every
+/// reader of one log. Complete blocks never change, so a cached row stays right whoever
+/// appends after it (another instance of a pool included); the incomplete last block is never
+/// cached (memory's `State` holds it).
 pub struct BlockCache {
-    rows: Mutex<HashMap<u64, std::sync::Arc<Vec<u8>>>>,
+    rows: Mutex<lru::LruCache<u64, Arc<Vec<u8>>>>,
 }
 
-const CACHE_ROWS: usize = 256;
-
 impl BlockCache {
-    /// Reads the rows of `blocks` that are not cached (in one go, see
-    /// [`BlockSource::read_blocks`]) and keeps them.
-    fn load(&self, src: &dyn BlockSource, blocks: &[u64]) -> Result<(), StorageError> {
-        let mut missing: Vec<u64> = blocks
-            .iter()
-            .copied()
-            .filter(|&b| self.peek(b).is_none())
-            .collect();
-        missing.sort_unstable();
-        missing.dedup();
+    /// A cache of at most `bytes` of rows (at least one row).
+    pub fn with_bytes(bytes: usize) -> Self {
+        let rows = NonZeroUsize::new(bytes / BLOCK_BYTES).unwrap_or(NonZeroUsize::MIN);
+        BlockCache {
+            rows: Mutex::new(lru::LruCache::new(rows)),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, lru::LruCache<u64, Arc<Vec<u8>>>> {
+        self.rows.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The rows of `blocks` (distinct), from the cache or, those it lacks, read in one go
+    /// (see [`BlockSource::read_blocks`]) and kept.
+    fn get(
+        &self,
+        src: &dyn BlockSource,
+        blocks: &[u64],
+    ) -> Result<HashMap<u64, Arc<Vec<u8>>>, StorageError> {
+        let mut found = HashMap::with_capacity(blocks.len());
+        let mut missing = Vec::new();
+        {
+            let mut rows = self.lock();
+            for &b in blocks {
+                match rows.get(&b) {
+                    Some(row) => {
+                        found.insert(b, row.clone());
+                    }
+                    None => missing.push(b),
+                }
+            }
+        }
         if missing.is_empty() {
-            return Ok(());
+            return Ok(found);
         }
         let read = src.read_blocks(&missing)?;
         if read.len() != missing.len() {
@@ -274,7 +301,7 @@ impl BlockCache {
                 read.len()
             )));
         }
-        let mut rows = self.rows.lock().unwrap_or_else(|e| e.into_inner());
+        let mut rows = self.lock();
         for (block, row) in missing.into_iter().zip(read) {
             if row.len() != BLOCK_BYTES {
                 return Err(StorageError::Corrupt(format!(
@@ -282,32 +309,25 @@ impl BlockCache {
                     row.len()
                 )));
             }
-            if rows.len() >= CACHE_ROWS {
-                rows.clear();
-            }
-            rows.insert(block, std::sync::Arc::new(row));
+            let row = Arc::new(row);
+            rows.put(block, row.clone());
+            found.insert(block, row);
         }
-        Ok(())
+        Ok(found)
     }
 
-    /// The row of `block` if it is cached.
-    fn peek(&self, block: u64) -> Option<std::sync::Arc<Vec<u8>>> {
-        self.rows
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&block)
-            .cloned()
+    /// Keeps rows just written (the newest entries are the ones most proofs are asked for).
+    pub fn put(&self, written: &[BlockRow]) {
+        let mut rows = self.lock();
+        for r in written {
+            rows.put(r.block, Arc::new(r.hashes.clone()));
+        }
     }
 
-    /// Seeds the cache with rows just written.
-    pub fn put(&self, rows: &[BlockRow]) {
-        let mut cache = self.rows.lock().unwrap_or_else(|e| e.into_inner());
-        for r in rows {
-            if cache.len() >= CACHE_ROWS {
-                cache.clear();
-            }
-            cache.insert(r.block, std::sync::Arc::new(r.hashes.clone()));
-        }
+    /// Rows held, and the most it holds.
+    pub fn rows(&self) -> (usize, usize) {
+        let rows = self.lock();
+        (rows.len(), rows.cap().get())
     }
 }
 
@@ -324,12 +344,9 @@ fn hash_at(row: &[u8], off: usize) -> Hash {
     Hash(h)
 }
 
-/// Memory first, then block rows, the uncached ones read in one go (see
-/// [`BlockSource::read_blocks`]).
+/// Memory first, then block rows: cached, or the uncached ones read in one go.
 impl HashReader for Reader<'_> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
-        let failed =
-            |e: StorageError| tlog_tiles::Error::InvalidInput(format!("reading block rows: {e}"));
         let mut out = Vec::with_capacity(indexes.len());
         // Hashes of block rows: (position in `out`, block, byte offset).
         let mut in_rows: Vec<(usize, u64, usize)> = Vec::new();
@@ -347,20 +364,18 @@ impl HashReader for Reader<'_> {
             in_rows.push((out.len(), block, off));
             out.push(Hash([0; HASH_SIZE]));
         }
-        let blocks: Vec<u64> = in_rows.iter().map(|&(_, b, _)| b).collect();
-        self.cache.load(self.source, &blocks).map_err(failed)?;
+        if in_rows.is_empty() {
+            return Ok(out);
+        }
+        let mut blocks: Vec<u64> = in_rows.iter().map(|&(_, b, _)| b).collect();
+        blocks.sort_unstable();
+        blocks.dedup();
+        let rows = self
+            .cache
+            .get(self.source, &blocks)
+            .map_err(|e| tlog_tiles::Error::InvalidInput(format!("reading block rows: {e}")))?;
         for (at, block, off) in in_rows {
-            // A row evicted since `load` (other proofs filling the cache) is read again.
-            let row = match self.cache.peek(block) {
-                Some(row) => row,
-                None => {
-                    self.cache.load(self.source, &[block]).map_err(failed)?;
-                    self.cache.peek(block).ok_or_else(|| {
-                        failed(StorageError::Corrupt(format!("block {block} was not kept")))
-                    })?
-                }
-            };
-            out[at] = hash_at(&row, off);
+            out[at] = hash_at(&rows[&block], off);
         }
         Ok(out)
     }
@@ -408,7 +423,7 @@ mod tests {
             let new = tlog_tiles::stored_hashes_for_record_hash(i, leaf, &plain).unwrap();
             plain.0.extend(new);
         }
-        let cache = BlockCache::default();
+        let cache = BlockCache::with_bytes(BLOCK_BYTES);
         let r = Reader {
             state: &state,
             source: &rows,

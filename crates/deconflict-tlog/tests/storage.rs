@@ -9,7 +9,8 @@ mod common;
 
 use common::{encoded, mth, records};
 use deconflict_tlog::{
-    Keyed, Log, LogKey, LogStorage, PostgresLogStorage, SignedCheckpoint, SqliteLogStorage,
+    Keyed, Log, LogKey, LogOptions, LogStorage, PostgresLogStorage, SignedCheckpoint,
+    SqliteLogStorage,
 };
 use tlog_tiles::{check_record, check_tree};
 
@@ -85,6 +86,71 @@ fn contract<S: LogStorage>(open: impl Fn() -> S) {
             .unwrap();
     assert_eq!(opened, cp2);
     assert_eq!(log.latest_checkpoint(&key).unwrap(), Some(cp2));
+
+    // A term given twice for one entry is stored once, and is no error.
+    let record = encoded(n + 1, n + 2).pop().unwrap();
+    let twice = vec!["dup:1".to_owned(), "dup:1".to_owned()];
+    let at = log.append_indexed(vec![(record, twice)]).unwrap();
+    assert_eq!(at, n + 1..n + 2);
+    assert_eq!(log.find("dup:1").unwrap(), [n + 1]);
+}
+
+/// Every inclusion proof of the tree of `n` entries, and consistency proofs from sizes around
+/// block edges, check against the reference hashes of `all`.
+fn every_proof_checks<S: LogStorage>(log: &Log<S>, n: u64, all: &[Vec<u8>]) {
+    let root = mth(&all[..n as usize]);
+    for i in 0..n {
+        let p = log.inclusion_proof(i, n).unwrap();
+        check_record(&p, n, root, i, tlog_tiles::record_hash(&all[i as usize]))
+            .unwrap_or_else(|e| panic!("entry {i} in the tree of {n}: {e}"));
+    }
+    for old in [1, 100, 255, 256, 257, 511, 512, 600, 767, 768, 1000, n] {
+        if old <= n {
+            let p = log.consistency_proof(old, n).unwrap();
+            check_tree(&p, n, root, old, mth(&all[..old as usize]))
+                .unwrap_or_else(|e| panic!("sizes {old} and {n}: {e}"));
+        }
+    }
+}
+
+/// Proofs served from the block cache are right: with room for one row only (rows evicted and
+/// read again within one consistency proof), then after another instance (of a pool) appended,
+/// completing the block this instance held as incomplete and one more, both for the old size
+/// and the new.
+fn cache_contract<S: LogStorage>(open: impl Fn() -> S) {
+    let one_row = LogOptions { cache_bytes: 0 };
+    let log = Log::open_with(open(), one_row).unwrap();
+    let other = Log::open(open()).unwrap();
+    log.append(&records(0, 600)).unwrap();
+    let all = encoded(0, 1100);
+    every_proof_checks(&log, 600, &all);
+    assert_eq!(log.cached_blocks(), (1, 1), "one row at most");
+
+    other.append(&records(600, 1100)).unwrap();
+    assert_eq!(log.size(), 600, "this instance has not caught up yet");
+    every_proof_checks(&log, 600, &all);
+    every_proof_checks(&log, 1100, &all);
+    assert_eq!(log.size(), 1100, "caught up for the proofs of the new size");
+    every_proof_checks(&log, 600, &all);
+    every_proof_checks(&other, 1100, &all);
+    assert_eq!(log.cached_blocks(), (1, 1));
+}
+
+#[test]
+fn sqlite_backend_serves_proofs_from_its_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log.sqlite");
+    cache_contract(|| SqliteLogStorage::open(&path).unwrap());
+}
+
+#[test]
+fn postgres_backend_serves_proofs_from_its_cache() {
+    let Some(db) =
+        deconflict_testkit::TestDb::fresh("postgres_backend_serves_proofs_from_its_cache")
+    else {
+        return;
+    };
+    cache_contract(|| PostgresLogStorage::connect(&db.url).unwrap());
 }
 
 /// Entry `i` keyed `event:i`.

@@ -11,8 +11,10 @@
 //! cargo run --release -p deconflict-tlog --bin deconflict-tlog-bench -- --store postgres://...
 //! ```
 
-use deconflict_tlog::{Keyed, Log, LogStorage, PostgresLogStorage, Record, SqliteLogStorage};
-use std::collections::HashMap;
+use deconflict_tlog::{
+    Keyed, Log, LogOptions, LogStorage, PostgresLogStorage, Record, SqliteLogStorage,
+};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -25,6 +27,7 @@ struct Args {
     proofs: u64,
     dir: Option<PathBuf>,
     store: Option<String>,
+    cache_mib: Option<u64>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -36,6 +39,7 @@ fn parse() -> Result<Args, String> {
         proofs: 20_000,
         dir: None,
         store: None,
+        cache_mib: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -48,6 +52,7 @@ fn parse() -> Result<Args, String> {
             "--build-secs" => a.build_secs = num(value()?)?,
             "--proofs" => a.proofs = num(value()?)?.max(1),
             "--dir" => a.dir = Some(PathBuf::from(value()?)),
+            "--cache-mib" => a.cache_mib = Some(num(value()?)?),
             "--store" => {
                 let url = value()?;
                 if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
@@ -58,7 +63,7 @@ fn parse() -> Result<Args, String> {
             _ => {
                 return Err(format!(
                     "unknown flag {flag}; flags: --appends N --batch N --proof-size N \
-                     --build-secs N --proofs N --dir DIR --store postgres://URL"
+                     --build-secs N --proofs N --dir DIR --store postgres://URL --cache-mib N"
                 ))
             }
         }
@@ -105,14 +110,14 @@ impl Backend {
     }
 
     /// The log named `file` (SQLite), or the database's one log.
-    fn open(&self, file: &str) -> Result<Bench, String> {
+    fn open(&self, file: &str, options: LogOptions) -> Result<Bench, String> {
         let storage: Box<dyn LogStorage> = match self {
             Backend::Sqlite(dir) => Box::new(SqliteLogStorage::open(dir.join(file)).map_err(err)?),
             Backend::Postgres { url, .. } => {
                 Box::new(PostgresLogStorage::connect(url).map_err(err)?)
             }
         };
-        Log::open(storage).map_err(err)
+        Log::open_with(storage, options).map_err(err)
     }
 
     /// A new, empty log named `file`, or `None` if the database holds a log already.
@@ -120,7 +125,7 @@ impl Backend {
         if let Backend::Sqlite(dir) = self {
             remove(dir, file);
         }
-        let log = self.open(file)?;
+        let log = self.open(file, LogOptions::default())?;
         Ok((log.size() == 0).then_some(log))
     }
 
@@ -387,33 +392,136 @@ fn next(x: &mut u64) -> u64 {
     *x
 }
 
-fn proofs(b: &Backend, log: &Bench, n: u64, count: u64) -> Result<(), String> {
-    let mut x = 0x9e37_79b9_7f4a_7c15;
-    let mut inc = Vec::with_capacity(count as usize);
+/// A random complete block none of `used` (at most `blocks` are asked for).
+fn fresh_block(x: &mut u64, blocks: u64, used: &mut HashSet<u64>) -> u64 {
+    loop {
+        let b = next(x) % blocks;
+        if used.insert(b) {
+            return b;
+        }
+    }
+}
+
+/// Inclusion proofs of `entries` in the tree of `n`, timed one by one.
+fn inclusions(b: &Backend, log: &Bench, n: u64, entries: &[u64], name: &str) -> Result<(), String> {
+    let mut d = Vec::with_capacity(entries.len());
     let cpu = Cpu::start(b);
-    for _ in 0..count {
-        let i = next(&mut x) % n;
+    for &i in entries {
         let t = Instant::now();
         let p = log.inclusion_proof(i, n).map_err(err)?;
-        inc.push(t.elapsed());
+        d.push(t.elapsed());
         std::hint::black_box(p);
     }
-    percentiles(
-        &format!("inclusion proof, random entry, tree size {n}"),
-        inc,
-        &cpu,
-    );
-    let mut con = Vec::with_capacity(count as usize);
+    percentiles(name, d, &cpu);
+    Ok(())
+}
+
+/// Consistency proofs of `pairs` (old, new), timed one by one.
+fn consistencies(b: &Backend, log: &Bench, pairs: &[(u64, u64)], name: &str) -> Result<(), String> {
+    let mut d = Vec::with_capacity(pairs.len());
     let cpu = Cpu::start(b);
-    for _ in 0..count {
-        let old = 1 + next(&mut x) % (n - 1);
-        let new = old + next(&mut x) % (n - old + 1);
+    for &(old, new) in pairs {
         let t = Instant::now();
         let p = log.consistency_proof(old, new).map_err(err)?;
-        con.push(t.elapsed());
+        d.push(t.elapsed());
         std::hint::black_box(p);
     }
-    percentiles("consistency proof, random sizes", con, &cpu);
+    percentiles(name, d, &cpu);
+    Ok(())
+}
+
+/// Proofs on the log of `n` entries just opened (so its block cache is empty): first those
+/// whose block rows are read for the first time ("cold": each a storage read), then the same
+/// blocks again as far as the cache holds them ("cached"), then random entries and sizes as a
+/// mix of both.
+fn proofs(b: &Backend, log: &Bench, n: u64, count: u64) -> Result<(), String> {
+    let blocks = n / deconflict_tlog::BLOCK_LEAVES;
+    let cap = log.cached_blocks().1 as u64;
+    let mut x = 0x9e37_79b9_7f4a_7c15;
+    let within = |x: &mut u64, block: u64| {
+        block * deconflict_tlog::BLOCK_LEAVES + next(x) % deconflict_tlog::BLOCK_LEAVES
+    };
+    let mut used = HashSet::new();
+
+    let first = count.min(blocks / 3);
+    let cold: Vec<u64> = (0..first)
+        .map(|_| fresh_block(&mut x, blocks, &mut used))
+        .collect();
+    let entries: Vec<u64> = cold.iter().map(|&blk| within(&mut x, blk)).collect();
+    inclusions(
+        b,
+        log,
+        n,
+        &entries,
+        &format!("inclusion proof, tree size {n}, cold: each the first proof touching its block"),
+    )?;
+    // The newest `cap` of those blocks are cached: other entries of them, in rounds up to
+    // `count` proofs (enough CPU time to measure in 10 ms ticks).
+    let kept = &cold[cold.len() - (cap as usize).min(cold.len())..];
+    let entries: Vec<u64> = kept
+        .iter()
+        .cycle()
+        .take(count as usize)
+        .map(|&blk| within(&mut x, blk))
+        .collect();
+    inclusions(
+        b,
+        log,
+        n,
+        &entries,
+        &format!(
+            "inclusion proof, cached: entries of the newest {} blocks touched",
+            kept.len()
+        ),
+    )?;
+
+    // Consistency: old sizes ending in an untouched block, new sizes in another or the tail.
+    let pairs: Vec<(u64, u64)> = (0..first / 2)
+        .map(|_| {
+            let ob = fresh_block(&mut x, blocks, &mut used);
+            let old = within(&mut x, ob) + 1;
+            let new = if next(&mut x).is_multiple_of(4) {
+                n
+            } else {
+                let nb = fresh_block(&mut x, blocks, &mut used);
+                (within(&mut x, nb) + 1).max(old)
+            };
+            (old, new)
+        })
+        .collect();
+    consistencies(
+        b,
+        log,
+        &pairs,
+        "consistency proof, cold: each touching one or two blocks not read before",
+    )?;
+    let kept = &pairs[pairs.len() - (cap as usize / 2).min(pairs.len())..];
+    let again: Vec<(u64, u64)> = kept.iter().cycle().take(count as usize).copied().collect();
+    consistencies(
+        b,
+        log,
+        &again,
+        &format!(
+            "consistency proof, cached: the last {} pairs again, in rounds",
+            kept.len()
+        ),
+    )?;
+
+    let entries: Vec<u64> = (0..count).map(|_| next(&mut x) % n).collect();
+    inclusions(
+        b,
+        log,
+        n,
+        &entries,
+        &format!("inclusion proof, random entries (cache of {cap} blocks of {blocks})"),
+    )?;
+    let pairs: Vec<(u64, u64)> = (0..count)
+        .map(|_| {
+            let old = 1 + next(&mut x) % (n - 1);
+            (old, old + next(&mut x) % (n - old + 1))
+        })
+        .collect();
+    consistencies(b, log, &pairs, "consistency proof, random sizes")?;
     Ok(())
 }
 
@@ -460,7 +568,12 @@ fn measure(a: &Args, b: &Backend) -> Result<(), String> {
     }
 
     // On PostgreSQL the proofs are made on the same log, grown.
-    let log = b.open("proofs.sqlite")?;
+    let options = LogOptions {
+        cache_bytes: a
+            .cache_mib
+            .map_or(deconflict_tlog::DEFAULT_CACHE_BYTES, |m| (m as usize) << 20),
+    };
+    let log = b.open("proofs.sqlite", options.clone())?;
     if log.size() < a.proof_size {
         // Bulk build: 16-byte records (the index twice), in large batches through the
         // ordinary append path; the tree's hashes are the same work as for real records.
@@ -502,12 +615,14 @@ fn measure(a: &Args, b: &Backend) -> Result<(), String> {
     }
     let t = Instant::now();
     drop(log);
-    let log = b.open("proofs.sqlite")?;
+    let log = b.open("proofs.sqlite", options.clone())?;
     let n = log.size();
     println!(
-        "opened it again (memory rebuilt from block roots) in {:.2} s; {n} entries; hashes held in memory: {} bytes",
+        "opened it again (memory rebuilt from block roots) in {:.2} s; {n} entries; hashes held in memory: {} bytes, and a cache of up to {} block rows ({} bytes)",
         t.elapsed().as_secs_f64(),
-        log.memory_bytes()
+        log.memory_bytes(),
+        log.cached_blocks().1,
+        options.cache_bytes
     );
     let (total, records) = b.sizes("proofs.sqlite")?;
     println!(

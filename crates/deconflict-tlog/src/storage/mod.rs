@@ -53,7 +53,8 @@ pub struct Loaded {
 pub trait LogStorage: Send + Sync + 'static {
     /// The roots of complete blocks `from_block..` and the records of the incomplete block.
     fn load(&self, from_block: u64) -> Result<Loaded, StorageError>;
-    /// Stores `records` as entries `start..`, their index `terms` (term, entry index), and the
+    /// Stores `records` as entries `start..`, their index `terms` (term, entry index; no pair
+    /// twice), and the
     /// blocks they complete, in one durable transaction; [`StorageError::Conflict`] if the log
     /// does not hold exactly `start` entries, else [`StorageError::Present`] (naming them) if
     /// some of `keys` are stored terms already.
