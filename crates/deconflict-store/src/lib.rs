@@ -6,6 +6,13 @@
 //! thread (the first to arrive) commits the batch with a single fsync and applies it to memory,
 //! and every write in it is acknowledged. Overlapping writes therefore cost no more than
 //! disjoint ones, and no write is acknowledged before it is durable.
+//!
+//! Reads see the writes staged for a commit too ("early lock release"). A reader that missed
+//! them would present a key lacking their OVNs and be refused at once, so under contention
+//! every operation would lose its first write to the commit in flight. Seeing them early is
+//! safe: a write is acknowledged only once its batch and every batch before it are durable, so
+//! no acknowledged write can rest on one that a crash lost, and a crash before the commit only
+//! undoes what nobody was told was done.
 
 mod codec;
 mod error;
@@ -14,6 +21,7 @@ mod sqlite;
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 
 use deconflict_core::memstate::{Layered, MemState, Overlay, Pending};
@@ -29,6 +37,9 @@ pub use error::StoreError;
 pub struct SqliteStore {
     mem: RwLock<MemState>,
     batch: Mutex<BatchState>,
+    /// Whether `batch` holds staged writes (open or in flight): only then do reads take its
+    /// lock.
+    staged: AtomicBool,
     flushed: Condvar,
     health: Mutex<Connection>,
 }
@@ -74,6 +85,7 @@ impl SqliteStore {
                 conn: Some(conn),
             }),
             flushed: Condvar::new(),
+            staged: AtomicBool::new(false),
             health: Mutex::new(health),
         })
     }
@@ -123,6 +135,7 @@ impl SqliteStore {
             st = self.batch.lock().map_err(poisoned)?;
             st.conn = Some(conn);
             st.inflight = None;
+            self.staged.store(!st.open.is_empty(), Ordering::Release);
             st.done_seq = batch_seq;
             if let Err(e) = result {
                 tracing::error!(error = %e, batch = batch_seq, "commit failed");
@@ -131,6 +144,7 @@ impl SqliteStore {
                 let open_seq = st.open_seq;
                 st.failed.insert(open_seq);
                 st.open = Pending::default();
+                self.staged.store(false, Ordering::Release);
                 st.open_seq += 1;
                 st.done_seq = st.open_seq - 1;
                 st.last_error = e.to_string();
@@ -145,8 +159,12 @@ impl SqliteStore {
 
 impl Store for SqliteStore {
     fn read(&self, f: &mut dyn FnMut(&dyn ReadTx) -> Result<()>) -> Result<()> {
-        let mem = self.mem.read().map_err(poisoned)?;
-        f(&*mem)
+        if !self.staged.load(Ordering::Acquire) {
+            let mem = self.mem.read().map_err(poisoned)?;
+            return f(&*mem);
+        }
+        let st = self.batch.lock().map_err(poisoned)?;
+        self.with_staged(&st, |view| f(view))
     }
 
     fn write(&self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
@@ -187,26 +205,36 @@ impl SqliteStore {
     /// nothing. Never waits on I/O (only on the locks, held for in-memory work).
     fn stage_write(&self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<Option<u64>> {
         let mut st = self.batch.lock().map_err(poisoned)?;
-        let mine = {
-            let mem = self.mem.read().map_err(poisoned)?;
-            let empty = Pending::default();
-            let inflight = st.inflight.clone();
-            let below = Layered {
-                base: &*mem,
-                top: inflight.as_deref().unwrap_or(&empty),
-            };
-            let view = Layered {
-                base: &below,
-                top: &st.open,
-            };
-            let mut overlay = Overlay::new(&view);
+        let mine = self.with_staged(&st, |view| {
+            let mut overlay = Overlay::new(view);
             f(&mut overlay)?;
-            overlay.into_pending()
-        };
+            Ok(overlay.into_pending())
+        })?;
         if mine.is_empty() {
             return Ok(None);
         }
         st.open.merge(mine);
+        self.staged.store(true, Ordering::Release);
         Ok(Some(st.open_seq))
+    }
+
+    /// Runs `f` on the committed state with the batch in flight and the open batch laid over
+    /// it, while `st` (the batch lock) keeps both still.
+    fn with_staged<T>(
+        &self,
+        st: &BatchState,
+        f: impl FnOnce(&dyn ReadTx) -> Result<T>,
+    ) -> Result<T> {
+        let mem = self.mem.read().map_err(poisoned)?;
+        let empty = Pending::default();
+        let below = Layered {
+            base: &*mem,
+            top: st.inflight.as_deref().unwrap_or(&empty),
+        };
+        let view = Layered {
+            base: &below,
+            top: &st.open,
+        };
+        f(&view)
     }
 }

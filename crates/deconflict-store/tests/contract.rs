@@ -368,3 +368,41 @@ fn documents_commit_with_the_entities_of_their_write<B: Backend>(b: B) {
     assert_eq!(docs.len(), 1);
     assert_eq!(docs[0].body, "{\"n\":2}");
 }
+
+/// On SQLite a write staged for the next group commit is read at once, by area and by id,
+/// before it is durable (a second handle on the file does not see it yet), and it is durable
+/// once its commit is awaited.
+#[test]
+fn sqlite_reads_see_a_staged_write_before_its_commit() {
+    let b = Sqlite::fresh("staged").unwrap();
+    let store = b.open();
+    let now = Utc::now();
+    let e = Arc::new(intent(&mut StdRng::seed_from_u64(7), now));
+    let ticket = store
+        .stage(&mut |tx| tx.apply(Change::PutOperationalIntent(e.clone())))
+        .expect("SQLite stages writes")
+        .unwrap()
+        .expect("a change to commit");
+    let area = e.extents.prepared.clone();
+    let (by_id, by_area) = read(&store, |tx| {
+        Ok((
+            tx.operational_intent(e.id)?.is_some(),
+            tx.operational_intents_in(&area)?.len(),
+        ))
+    })
+    .unwrap();
+    assert!(
+        by_id && by_area == 1,
+        "staged write unseen: {by_id} {by_area}"
+    );
+    assert_eq!(
+        b.open().counts().unwrap().0,
+        0,
+        "not on disk before its commit"
+    );
+    store.await_commit(ticket).unwrap();
+    assert_eq!(b.open().counts().unwrap().0, 1);
+    // Nothing staged any more: reads take the committed state alone, still with the write.
+    let seen = read(&store, |tx| Ok(tx.operational_intent(e.id)?.is_some())).unwrap();
+    assert!(seen);
+}
