@@ -48,11 +48,13 @@ pub struct ContentionArgs {
 }
 
 /// How long a client pauses before retrying a refused write. A 409 completes the key, so the
-/// retry right after it goes at once; when that retry is refused too, the client pauses for
-/// the n-th time in this operation, a uniformly random time between 0 and
-/// `min(cap, base × 2^(n-1))` ("full jitter"), then tries again (its key has mostly gone stale
-/// meanwhile, so that attempt's 409 refreshes it and the next goes at once). The tokio timer
-/// counts whole milliseconds, so a pause is rounded up to one.
+/// retry right after it goes at once; when that retry is refused too, the client pauses for a
+/// uniformly random time between 0 and `min(cap, base × 2^(n-1))` ("full jitter"), then tries
+/// again (its key has mostly gone stale meanwhile, so that attempt's 409 refreshes it and the
+/// next goes at once). `n` goes up by one with each such pause and down by one with each
+/// success of the client, across its operations, so a client that keeps losing to the others
+/// keeps out of their way longer (`forget` restarts `n` at 1 in every operation instead). The
+/// tokio timer counts whole milliseconds, so a pause is rounded up to one.
 #[derive(Debug, Clone, Copy, clap::Args)]
 pub struct Backoff {
     /// Ceiling of the first pause after a refused immediate retry; 0 never pauses.
@@ -61,6 +63,10 @@ pub struct Backoff {
     /// Largest pause ceiling.
     #[arg(long = "backoff-cap", default_value = "16ms", value_parser = crate::parse_duration)]
     pub cap: Duration,
+    /// Start every operation's pauses from `base` again, instead of from where the client's
+    /// last operations left them.
+    #[arg(long = "backoff-forget")]
+    pub forget: bool,
 }
 
 impl Default for Backoff {
@@ -68,6 +74,7 @@ impl Default for Backoff {
         Self {
             base: Duration::from_millis(1),
             cap: Duration::from_millis(16),
+            forget: false,
         }
     }
 }
@@ -342,6 +349,9 @@ async fn client_loop(
     let mut client = ep.client();
     let mut rng = crate::rng();
     let query_body = json(&area_query(ws, we))?;
+    // The exponent of the pause ceiling: one up for each refused immediate retry, one down for
+    // each success, so it settles where the client's share of the spot lets it through.
+    let mut pauses: u32 = 0;
     while bound.take() {
         // Read the area.
         let Some(r) = timed(
@@ -360,11 +370,12 @@ async fn client_loop(
         }
         let refs: wire::QueryOperationalIntentReferenceResponse =
             serde_json::from_slice(&r.body).context("query answer")?;
-        let mut key = Vec::with_capacity(refs.operational_intent_references.len());
+        // The key, by intent: a 409 replaces the OVNs it names instead of adding to them.
+        let mut key = HashMap::with_capacity(refs.operational_intent_references.len());
         let mut seen = HashMap::with_capacity(refs.operational_intent_references.len());
         for oi in &refs.operational_intent_references {
             if let Some(ovn) = &oi.ovn {
-                key.push(ovn.clone());
+                key.insert(oi.id.clone(), ovn.clone());
                 seen.insert(oi.id.as_str(), (oi.version, ovn.as_str()));
             }
         }
@@ -411,14 +422,20 @@ async fn client_loop(
         };
         let extents = region::volume(region::contention_polygon(&mut rng), ws, we);
         let mut attempts = 0;
-        // Pauses so far in this operation, and whether the last attempt was an immediate retry.
-        let (mut pauses, mut retried_at_once) = (0, false);
+        // Whether the last attempt was an immediate retry.
+        let mut retried_at_once = false;
+        if policy.backoff.forget {
+            pauses = 0;
+        }
         let started = Instant::now();
         let outcome = loop {
             attempts += 1;
             let body = match op {
                 Op::Delete => None,
-                _ => Some(json(&region::put_body(extents.clone(), key.clone()))?),
+                _ => Some(json(&region::put_body(
+                    extents.clone(),
+                    key.values().cloned().collect(),
+                ))?),
             };
             let Some(r) = timed(&mut client, &mut out.writes, method.clone(), &path, body).await
             else {
@@ -453,6 +470,7 @@ async fn client_loop(
                         out.done[usize::from(matches!(op, Op::Update))] += 1;
                     }
                 }
+                pauses = pauses.saturating_sub(1);
                 break Outcome::Ok;
             }
             if r.status == 409 {
@@ -475,7 +493,7 @@ async fn client_loop(
                 // too does the client pause.
                 retried_at_once = !retried_at_once;
                 if !retried_at_once {
-                    pauses += 1;
+                    pauses = (pauses + 1).min(20);
                     let wait = policy.backoff.wait(&mut rng, pauses);
                     if !wait.is_zero() {
                         out.backoff += wait;
@@ -512,6 +530,7 @@ mod tests {
         let b = Backoff {
             base: Duration::from_millis(2),
             cap: Duration::from_millis(10),
+            forget: false,
         };
         let most = |n| (0..200).map(|_| b.wait(&mut crate::rng(), n)).max();
         assert!(most(1) <= Some(Duration::from_millis(2)));
@@ -522,6 +541,7 @@ mod tests {
         let off = Backoff {
             base: Duration::ZERO,
             cap: Duration::from_millis(10),
+            forget: false,
         };
         assert_eq!(off.wait(&mut rng, 5), Duration::ZERO);
     }

@@ -102,13 +102,13 @@ pub async fn query_once(
     Ok(Ok(q.operational_intent_references))
 }
 
-/// The OVNs a 409 says the key lacks, when the caller may see them.
-pub fn missing_ovns(body: &[u8]) -> Vec<String> {
+/// The intents (id, OVN) whose OVNs a 409 says the key lacks, when the caller may see them.
+pub fn missing_ovns(body: &[u8]) -> Vec<(String, String)> {
     serde_json::from_slice::<wire::AirspaceConflictResponse>(body)
         .map(|c| {
             c.missing_operational_intents
                 .into_iter()
-                .filter_map(|oi| oi.ovn)
+                .filter_map(|oi| Some((oi.id, oi.ovn?)))
                 .collect()
         })
         .unwrap_or_default()

@@ -71,7 +71,10 @@ pub async fn run(ep: &Endpoint, args: &SeedArgs) -> Result<Report> {
                     if r.status != 409 {
                         break;
                     }
-                    key = missing_ovns(&r.body);
+                    key = missing_ovns(&r.body)
+                        .into_iter()
+                        .map(|(_, ovn)| ovn)
+                        .collect();
                     if key.is_empty() {
                         break;
                     }
