@@ -148,6 +148,15 @@ pub trait Store: Send + Sync {
     fn read_current(&self, f: &mut dyn FnMut(&dyn ReadTx) -> Result<()>) -> Result<()> {
         self.read(f)
     }
+    /// Runs `f` like [`Store::read`], over the writes [`Store::stage`]d for a commit too: the
+    /// view a key is checked against, for the DSS reads whose answers become keys. A reader of
+    /// the committed state alone would present a key lacking the OVNs of the commit in flight
+    /// and be refused at once. Seeing staged writes is safe there because a write is
+    /// acknowledged only once it and every write staged before it are durable: no write that
+    /// rests on this view can be acknowledged while what it saw can still be undone by a crash.
+    fn read_staged(&self, f: &mut dyn FnMut(&dyn ReadTx) -> Result<()>) -> Result<()> {
+        self.read(f)
+    }
 }
 
 /// A write queued by [`Store::stage`], not yet durable.
@@ -161,6 +170,11 @@ pub type CatchUp<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
 /// Runs a read closure that returns a value.
 pub fn read<T>(store: &dyn Store, f: impl FnMut(&dyn ReadTx) -> Result<T>) -> Result<T> {
     read_by(|g| store.read(g), f)
+}
+
+/// Runs a read closure that returns a value with [`Store::read_staged`].
+pub fn read_staged<T>(store: &dyn Store, f: impl FnMut(&dyn ReadTx) -> Result<T>) -> Result<T> {
+    read_by(|g| store.read_staged(g), f)
 }
 
 /// Runs a read closure that returns a value with [`Store::read_current`].

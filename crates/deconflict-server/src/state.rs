@@ -96,15 +96,34 @@ impl AppState {
         T: Send + 'static,
         F: FnMut(&dyn ReadTx) -> Result<T> + Send + 'static,
     {
+        self.read_with(store::read, f).await
+    }
+
+    /// Runs `f` like [`AppState::read`], over the writes staged for a commit too
+    /// ([`deconflict_core::store::Store::read_staged`]): for the DSS reads whose answers
+    /// become keys.
+    pub async fn read_for_key<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnMut(&dyn ReadTx) -> Result<T> + Send + 'static,
+    {
+        self.read_with(store::read_staged, f).await
+    }
+
+    async fn read_with<T, F>(&self, how: ReadBy<T, F>, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnMut(&dyn ReadTx) -> Result<T> + Send + 'static,
+    {
         if let Some(caught_up) = self.store.catch_up() {
             caught_up.await?;
             return store::read_current(&*self.store, f).map_err(ApiError::from);
         }
         if self.store.reads_from_memory() {
-            return store::read(&*self.store, f).map_err(ApiError::from);
+            return how(&*self.store, f).map_err(ApiError::from);
         }
         let store = Arc::clone(&self.store);
-        blocking(move || store::read(&*store, f)).await
+        blocking(move || how(&*store, f)).await
     }
 
     /// The store's id salt for sites and movements ([`Layer::id_salt`]).
@@ -176,6 +195,9 @@ impl AppState {
         Ok(out)
     }
 }
+
+/// One of the store's ways of running a read closure ([`store::read`], [`store::read_staged`]).
+type ReadBy<T, F> = fn(&dyn deconflict_core::store::Store, F) -> Result<T>;
 
 /// Runs a synchronous store call on the blocking pool. A panic there becomes a 500.
 pub(crate) async fn blocking<T, F>(f: F) -> Result<T, ApiError>

@@ -7,12 +7,9 @@
 //! and every write in it is acknowledged. Overlapping writes therefore cost no more than
 //! disjoint ones, and no write is acknowledged before it is durable.
 //!
-//! Reads see the writes staged for a commit too ("early lock release"). A reader that missed
-//! them would present a key lacking their OVNs and be refused at once, so under contention
-//! every operation would lose its first write to the commit in flight. Seeing them early is
-//! safe: a write is acknowledged only once its batch and every batch before it are durable, so
-//! no acknowledged write can rest on one that a crash lost, and a crash before the commit only
-//! undoes what nobody was told was done.
+//! The DSS reads whose answers become keys ([`Store::read_staged`]) see the writes staged for
+//! a commit too ("early lock release"): under contention every operation would otherwise lose
+//! its first write to the commit in flight. Other reads see committed writes only.
 
 mod codec;
 mod error;
@@ -159,9 +156,13 @@ impl SqliteStore {
 
 impl Store for SqliteStore {
     fn read(&self, f: &mut dyn FnMut(&dyn ReadTx) -> Result<()>) -> Result<()> {
+        let mem = self.mem.read().map_err(poisoned)?;
+        f(&*mem)
+    }
+
+    fn read_staged(&self, f: &mut dyn FnMut(&dyn ReadTx) -> Result<()>) -> Result<()> {
         if !self.staged.load(Ordering::Acquire) {
-            let mem = self.mem.read().map_err(poisoned)?;
-            return f(&*mem);
+            return self.read(f);
         }
         let st = self.batch.lock().map_err(poisoned)?;
         self.with_staged(&st, |view| f(view))

@@ -18,7 +18,7 @@ use deconflict_core::ids::{EntityId, Ovn};
 use deconflict_core::model::{Document, OiState, OperationalIntent, Timestamp};
 use deconflict_core::parse::{self, stored_extents};
 use deconflict_core::rules::operational_intents as ois;
-use deconflict_core::store::{read, write, Change, Store};
+use deconflict_core::store::{read, read_staged, write, Change, Store};
 use deconflict_core::DssError;
 use deconflict_geo::{any_intersects, AltitudeRange, LatLng, Shape, TimeRange, Volume4};
 use deconflict_store::{PostgresStore, SqliteStore};
@@ -369,11 +369,11 @@ fn documents_commit_with_the_entities_of_their_write<B: Backend>(b: B) {
     assert_eq!(docs[0].body, "{\"n\":2}");
 }
 
-/// On SQLite a write staged for the next group commit is read at once, by area and by id,
-/// before it is durable (a second handle on the file does not see it yet), and it is durable
-/// once its commit is awaited.
+/// On SQLite a write staged for the next group commit is read at once by the reads that make
+/// keys, by area and by id, before it is durable (a second handle on the file does not see it
+/// yet); other reads see it once it is committed.
 #[test]
-fn sqlite_reads_see_a_staged_write_before_its_commit() {
+fn sqlite_key_reads_see_a_staged_write_before_its_commit() {
     let b = Sqlite::fresh("staged").unwrap();
     let store = b.open();
     let now = Utc::now();
@@ -384,7 +384,7 @@ fn sqlite_reads_see_a_staged_write_before_its_commit() {
         .unwrap()
         .expect("a change to commit");
     let area = e.extents.prepared.clone();
-    let (by_id, by_area) = read(&store, |tx| {
+    let (by_id, by_area) = read_staged(&store, |tx| {
         Ok((
             tx.operational_intent(e.id)?.is_some(),
             tx.operational_intents_in(&area)?.len(),
@@ -395,6 +395,11 @@ fn sqlite_reads_see_a_staged_write_before_its_commit() {
         by_id && by_area == 1,
         "staged write unseen: {by_id} {by_area}"
     );
+    let committed = |s: &SqliteStore| read(s, |tx| Ok(tx.operational_intent(e.id)?.is_some()));
+    assert!(
+        !committed(&store).unwrap(),
+        "a plain read sees committed writes only"
+    );
     assert_eq!(
         b.open().counts().unwrap().0,
         0,
@@ -402,7 +407,8 @@ fn sqlite_reads_see_a_staged_write_before_its_commit() {
     );
     store.await_commit(ticket).unwrap();
     assert_eq!(b.open().counts().unwrap().0, 1);
-    // Nothing staged any more: reads take the committed state alone, still with the write.
-    let seen = read(&store, |tx| Ok(tx.operational_intent(e.id)?.is_some())).unwrap();
+    assert!(committed(&store).unwrap());
+    // Nothing staged any more: key reads take the committed state alone, with the write.
+    let seen = read_staged(&store, |tx| Ok(tx.operational_intent(e.id)?.is_some())).unwrap();
     assert!(seen);
 }

@@ -29,7 +29,7 @@ pub async fn query(
     let area = parse::query_area(&body, &st.limits)?;
     let (caller, now, max) = (auth.caller(), st.now(), st.limits.query_max_results);
     let answer = st
-        .read(move |tx| rules::query(tx, &caller, &area, now, max))
+        .read_for_key(move |tx| rules::query(tx, &caller, &area, now, max))
         .await?;
     Ok(super::json_response(answer))
 }
@@ -41,7 +41,9 @@ pub async fn get(
 ) -> Result<axum::Json<wire::GetConstraintReferenceResponse>, ApiError> {
     let id = parse::entity_id("entityid", &id)?;
     let (caller, now) = (auth.caller(), st.now());
-    let found = st.read(move |tx| rules::get(tx, &caller, id, now)).await?;
+    let found = st
+        .read_for_key(move |tx| rules::get(tx, &caller, id, now))
+        .await?;
     Ok(axum::Json(wire::GetConstraintReferenceResponse {
         constraint_reference: found,
     }))
