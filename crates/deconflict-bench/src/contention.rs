@@ -61,7 +61,7 @@ pub struct Backoff {
     #[arg(long = "backoff-base", default_value = "1ms", value_parser = crate::parse_duration)]
     pub base: Duration,
     /// Largest pause ceiling.
-    #[arg(long = "backoff-cap", default_value = "16ms", value_parser = crate::parse_duration)]
+    #[arg(long = "backoff-cap", default_value = "32ms", value_parser = crate::parse_duration)]
     pub cap: Duration,
     /// Start every operation's pauses from `base` again, instead of from where the client's
     /// last operations left them.
@@ -73,7 +73,7 @@ impl Default for Backoff {
     fn default() -> Self {
         Self {
             base: Duration::from_millis(1),
-            cap: Duration::from_millis(16),
+            cap: Duration::from_millis(32),
             forget: false,
         }
     }

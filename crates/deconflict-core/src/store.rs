@@ -135,6 +135,21 @@ pub trait Store: Send + Sync {
         let _ = ticket;
         Err(DssError::Internal("this store stages no writes".into()))
     }
+    /// A future that completes once the commit of `ticket` has finished (then
+    /// [`Store::await_commit`] returns at once with its outcome), for a store that commits in
+    /// the background: awaiting it holds no thread. Whoever calls it must then call
+    /// [`Store::claim_commits`] and, when that says so, run [`Store::run_commits`] on a thread
+    /// that may block. `None` (the default): wait with [`Store::await_commit`] instead.
+    fn commit_finished(&self, _ticket: &Ticket) -> Option<CatchUp<'static>> {
+        None
+    }
+    /// Whether the caller became the one to commit the staged writes (nobody was): it must
+    /// then run [`Store::run_commits`].
+    fn claim_commits(&self) -> bool {
+        false
+    }
+    /// Commits staged writes, batch after batch, until none is left. Blocks.
+    fn run_commits(&self) {}
     /// For a store whose in-memory image other instances' writes change (a pool): a future, to
     /// await on an async thread, that completes once the image holds every write acknowledged
     /// before this call, through any instance; the read then runs with

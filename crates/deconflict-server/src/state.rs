@@ -135,9 +135,12 @@ impl AppState {
     /// Runs `f` in one atomic, durable transaction. The closure may run more than once, so it
     /// only touches the transaction (and records its events with [`Recorder::record`]). A store
     /// that checks writes in memory runs the rules right here, so that a refusal (a 409 for a
-    /// stale key, most writes under contention) is answered without a hand-off; only the wait
-    /// for the commit, which may fsync, goes to the blocking pool, and nothing is acknowledged
-    /// before it returns. Any other store's whole transaction runs there. Once it committed,
+    /// stale key, most writes under contention) is answered without a hand-off; the commit,
+    /// which fsyncs, runs on one thread of the blocking pool for as long as writes keep coming
+    /// ([`Store::run_commits`]), the others await it without a thread, and nothing is
+    /// acknowledged before it is durable.
+    ///
+    /// [`Store::run_commits`]: deconflict_core::store::Store::run_commits Any other store's whole transaction runs there. Once it committed,
     /// the recorder forwards what it recorded to the log.
     pub async fn write<T, F>(&self, mut f: F) -> Result<T, ApiError>
     where
@@ -150,9 +153,20 @@ impl AppState {
             Some(staged) => {
                 let (value, ticket) = staged?;
                 if let Some(ticket) = ticket {
-                    // Spawned before this future can be dropped, so a staged write always
-                    // has a thread seeing its batch committed.
-                    blocking(move || store.await_commit(ticket)).await?;
+                    match store.commit_finished(&ticket) {
+                        Some(finished) => {
+                            // Claimed and spawned before this future can be dropped, so a
+                            // staged write always has a thread committing it; the others
+                            // wait holding no thread.
+                            if store.claim_commits() {
+                                let committer = Arc::clone(&store);
+                                tokio::task::spawn_blocking(move || committer.run_commits());
+                            }
+                            finished.await?;
+                            store.await_commit(ticket)?;
+                        }
+                        None => blocking(move || store.await_commit(ticket)).await?,
+                    }
                 }
                 Ok(value)
             }

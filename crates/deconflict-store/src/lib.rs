@@ -23,9 +23,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 
 use deconflict_core::memstate::{Layered, MemState, Overlay, Pending};
 use deconflict_core::model::Timestamp;
-use deconflict_core::store::{Expired, ReadTx, Store, Ticket, Tx};
+use deconflict_core::store::{CatchUp, Expired, ReadTx, Store, Ticket, Tx};
 use deconflict_core::{DssError, Result};
 use rusqlite::Connection;
+use tokio::sync::watch;
 
 pub use crate::postgres::{migrate, PgError, PostgresOptions, PostgresStore, SCHEMA_VERSION};
 pub use error::StoreError;
@@ -37,6 +38,8 @@ pub struct SqliteStore {
     /// Whether `batch` holds staged writes (open or in flight): only then do reads take its
     /// lock.
     staged: AtomicBool,
+    /// The highest batch whose commit has finished, for writers awaiting it without a thread.
+    done: watch::Sender<u64>,
     flushed: Condvar,
     health: Mutex<Connection>,
 }
@@ -53,6 +56,8 @@ struct BatchState {
     last_error: String,
     /// Taken by the committing thread.
     conn: Option<Connection>,
+    /// Whether a thread holds the committing role ([`SqliteStore::commit_all`]).
+    committing: bool,
 }
 
 fn poisoned<T>(_: T) -> DssError {
@@ -80,9 +85,11 @@ impl SqliteStore {
                 failed: BTreeSet::new(),
                 last_error: String::new(),
                 conn: Some(conn),
+                committing: false,
             }),
             flushed: Condvar::new(),
             staged: AtomicBool::new(false),
+            done: watch::Sender::new(0),
             health: Mutex::new(health),
         })
     }
@@ -97,8 +104,8 @@ impl SqliteStore {
         ))
     }
 
-    /// Waits until batch `seq` is committed, committing it (and whatever joined it) if nobody
-    /// else is.
+    /// Waits until batch `seq` is committed; if nobody is committing, takes that role and
+    /// commits until no batch is left.
     fn wait_for_batch<'a>(&'a self, mut st: MutexGuard<'a, BatchState>, seq: u64) -> Result<()> {
         loop {
             if st.done_seq >= seq {
@@ -108,49 +115,74 @@ impl SqliteStore {
                     Ok(())
                 };
             }
-            if st.inflight.is_some() {
+            if st.committing {
                 st = self.flushed.wait(st).map_err(poisoned)?;
                 continue;
             }
-            // Lead: take the open batch and commit it outside the lock, so that the next batch
-            // can fill meanwhile.
-            let batch = Arc::new(std::mem::take(&mut st.open));
-            let batch_seq = st.open_seq;
-            st.open_seq += 1;
-            st.inflight = Some(batch.clone());
-            let mut conn = st
-                .conn
-                .take()
-                .ok_or_else(|| DssError::Internal("commit connection missing".into()))?;
-            drop(st);
-
-            let result = sqlite::persist(&mut conn, batch.changes());
-            if result.is_ok() {
-                self.mem.write().map_err(poisoned)?.apply(batch.changes());
-            }
-
-            st = self.batch.lock().map_err(poisoned)?;
-            st.conn = Some(conn);
-            st.inflight = None;
-            self.staged.store(!st.open.is_empty(), Ordering::Release);
-            st.done_seq = batch_seq;
-            if let Err(e) = result {
-                tracing::error!(error = %e, batch = batch_seq, "commit failed");
-                // The open batch was validated against this one; it cannot stand either.
-                st.failed.insert(batch_seq);
-                let open_seq = st.open_seq;
-                st.failed.insert(open_seq);
-                st.open = Pending::default();
-                self.staged.store(false, Ordering::Release);
-                st.open_seq += 1;
-                st.done_seq = st.open_seq - 1;
-                st.last_error = e.to_string();
-            }
-            while st.failed.len() > 64 {
-                st.failed.pop_first();
-            }
-            self.flushed.notify_all();
+            st.committing = true;
+            st = self.commit_all(st)?;
         }
+    }
+
+    /// Commits batch after batch until none is left, then gives up the committing role (which
+    /// the caller holds). Writers that await their commit without a thread rely on this: a
+    /// batch staged while the role is held is committed before the role is given up.
+    fn commit_all<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, BatchState>,
+    ) -> Result<MutexGuard<'a, BatchState>> {
+        while !st.open.is_empty() {
+            st = self.commit_open(st)?;
+        }
+        st.committing = false;
+        self.flushed.notify_all();
+        Ok(st)
+    }
+
+    /// Commits the open batch (the caller holds the committing role) outside the lock, so that
+    /// the next batch can fill meanwhile, applies it to memory and tells its writers.
+    fn commit_open<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, BatchState>,
+    ) -> Result<MutexGuard<'a, BatchState>> {
+        let batch = Arc::new(std::mem::take(&mut st.open));
+        let batch_seq = st.open_seq;
+        st.open_seq += 1;
+        st.inflight = Some(batch.clone());
+        let mut conn = st
+            .conn
+            .take()
+            .ok_or_else(|| DssError::Internal("commit connection missing".into()))?;
+        drop(st);
+
+        let result = sqlite::persist(&mut conn, batch.changes());
+        if result.is_ok() {
+            self.mem.write().map_err(poisoned)?.apply(batch.changes());
+        }
+
+        st = self.batch.lock().map_err(poisoned)?;
+        st.conn = Some(conn);
+        st.inflight = None;
+        self.staged.store(!st.open.is_empty(), Ordering::Release);
+        st.done_seq = batch_seq;
+        if let Err(e) = result {
+            tracing::error!(error = %e, batch = batch_seq, "commit failed");
+            // The open batch was validated against this one; it cannot stand either.
+            st.failed.insert(batch_seq);
+            let open_seq = st.open_seq;
+            st.failed.insert(open_seq);
+            st.open = Pending::default();
+            self.staged.store(false, Ordering::Release);
+            st.open_seq += 1;
+            st.done_seq = st.open_seq - 1;
+            st.last_error = e.to_string();
+        }
+        while st.failed.len() > 64 {
+            st.failed.pop_first();
+        }
+        self.flushed.notify_all();
+        self.done.send_replace(st.done_seq);
+        Ok(st)
     }
 }
 
@@ -184,6 +216,37 @@ impl Store for SqliteStore {
 
     fn await_commit(&self, ticket: Ticket) -> Result<()> {
         self.wait_for_batch(self.batch.lock().map_err(poisoned)?, ticket.0)
+    }
+
+    fn commit_finished(&self, ticket: &Ticket) -> Option<CatchUp<'static>> {
+        let (mut done, seq) = (self.done.subscribe(), ticket.0);
+        Some(Box::pin(async move {
+            done.wait_for(|d| *d >= seq)
+                .await
+                .map(|_| ())
+                .map_err(|_| DssError::Internal("the store was closed".into()))
+        }))
+    }
+
+    fn claim_commits(&self) -> bool {
+        match self.batch.lock() {
+            Ok(mut st) if !st.committing => {
+                st.committing = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn run_commits(&self) {
+        let done = self
+            .batch
+            .lock()
+            .map_err(poisoned)
+            .and_then(|st| self.commit_all(st).map(drop));
+        if let Err(e) = done {
+            tracing::error!(error = %e, "committing staged writes failed");
+        }
     }
 
     fn expired(&self, cutoff: Timestamp) -> Result<Expired> {
