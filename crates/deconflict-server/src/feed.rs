@@ -1,6 +1,6 @@
 //! What a party is sent, in order, over `/v1/events` and over its webhook: each notification
 //! as soon as it is in the store, and after it, once its `notification` record is in the log,
-//! its receipt ([`Recorder::receipt_of`]'s entry and inclusion proof in a signed checkpoint).
+//! its receipt ([`crate::recorder::Recorder::receipt_of`]'s entry and inclusion proof in a signed checkpoint).
 //!
 //! A notification never waits for the log (a stalled log delays receipts, not warnings), so the
 //! two run apart: a [`Position`] says up to which sequence number notifications were sent and

@@ -225,8 +225,8 @@ impl Recorder {
         self.0.as_ref().map(|inner| inner.passes.subscribe())
     }
 
-    /// Forwards the outbox until the task is aborted: after each wake-up, and every
-    /// [`SWEEP_EVERY`].
+    /// Forwards the outbox until the task is aborted: after each wake-up, and every second
+    /// (`SWEEP_EVERY`).
     pub fn spawn_forwarder(&self) -> Option<tokio::task::JoinHandle<()>> {
         let inner = self.0.clone()?;
         Some(tokio::spawn(async move {
