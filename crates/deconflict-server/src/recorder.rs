@@ -378,11 +378,8 @@ pub fn record_time(t: DateTime<Utc>) -> String {
 
 /// The `dss_write_key` record of a DSS write: `writer` (the JWT `sub`) did `op` on `entity`
 /// (`entity_type` `operational_intent` or `constraint`), which now has `ovn` (for a delete:
-/// the OVN it had), presenting `key` (sorted here: a key is a set), of which `in_view` are
-/// the OVNs of protected sites and movements ([`conflict::in_view`]).
-///
-/// [`conflict::in_view`]: deconflict_humanitarian::conflict::in_view
-#[allow(clippy::too_many_arguments)]
+/// the OVN it had), presenting `key` (sorted here: a key is a set). It names no protected
+/// site or movement in view; a write that has some says so with [`Record::with_in_view`].
 pub fn dss_write(
     now: DateTime<Utc>,
     writer: &str,
@@ -391,12 +388,11 @@ pub fn dss_write(
     op: WriteOp,
     ovn: &str,
     key: impl IntoIterator<Item = String>,
-    in_view: &[String],
 ) -> Record {
     let mut key: Vec<String> = key.into_iter().collect();
     key.sort_unstable();
     let mut r = Record::dss_write_key(record_time(now), writer, entity_type, entity, ovn, &key)
-        .with_in_view(in_view);
+        .with_in_view(&[]);
     r.body.insert("op".into(), op.as_str().into());
     r
 }

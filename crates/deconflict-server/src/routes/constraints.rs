@@ -88,10 +88,7 @@ async fn put(
             };
             let ovn = resp.constraint_reference.ovn.as_deref().unwrap_or_default();
             let id = req.id.to_string();
-            rec.record(
-                tx,
-                &dss_write(now, &caller.manager, KIND, &id, op, ovn, [], &[]),
-            )?;
+            rec.record(tx, &dss_write(now, &caller.manager, KIND, &id, op, ovn, []))?;
             Ok(((resp, created), vec![written]))
         })
         .await?;
@@ -112,7 +109,7 @@ pub async fn delete(
             let (id, op) = (id.to_string(), WriteOp::Delete);
             rec.record(
                 tx,
-                &dss_write(now, &caller.manager, KIND, &id, op, &ovn, [], &[]),
+                &dss_write(now, &caller.manager, KIND, &id, op, &ovn, []),
             )?;
             Ok(resp)
         })

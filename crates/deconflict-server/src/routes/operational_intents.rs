@@ -96,7 +96,7 @@ async fn put(
             let key = req.key.iter().cloned();
             rec.record(
                 tx,
-                &dss_write(now, &caller.manager, KIND, &id, op, ovn, key, &in_view),
+                &dss_write(now, &caller.manager, KIND, &id, op, ovn, key).with_in_view(&in_view),
             )?;
             Ok(((resp, created), vec![written]))
         })
@@ -118,7 +118,7 @@ pub async fn delete(
             let (id, op) = (id.to_string(), WriteOp::Delete);
             rec.record(
                 tx,
-                &dss_write(now, &caller.manager, KIND, &id, op, &ovn, [], &[]),
+                &dss_write(now, &caller.manager, KIND, &id, op, &ovn, []),
             )?;
             Ok(resp)
         })
