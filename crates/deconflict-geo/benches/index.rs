@@ -47,6 +47,14 @@ fn at(east_m: f64, north_m: f64) -> LatLng {
 }
 
 fn entity(rng: &mut Rng) -> Volume4 {
+    let mut v = drone_entity(rng);
+    let lo = rng.range(0.0, 300.0).floor();
+    v.altitude = AltitudeRange::new(lo, lo + 50.0);
+    v
+}
+
+/// An entity in the band small drones share: 0–120 m, like every intent of the HTTP load run.
+fn drone_entity(rng: &mut Rng) -> Volume4 {
     let (cx, cy) = (rng.range(0.0, 100_000.0), rng.range(0.0, 100_000.0));
     let n = 4 + (rng.next() % 5) as usize;
     let start = rng.range(0.0, std::f64::consts::TAU);
@@ -57,21 +65,28 @@ fn entity(rng: &mut Rng) -> Volume4 {
             at(cx + r * a.cos(), cy + r * a.sin())
         })
         .collect();
-    let lo = rng.range(0.0, 300.0).floor();
     let t0 = (rng.range(0.0, 23.0) * HOUR_US as f64) as i64;
     Volume4 {
         shape: Shape::Polygon(vertices),
-        altitude: AltitudeRange::new(lo, lo + 50.0),
+        altitude: AltitudeRange::new(0.0, 120.0),
         time: TimeRange::new(t0, t0 + HOUR_US),
     }
 }
 
 fn prepared_entities(count: u64, seed: u64) -> Vec<(u64, Vec<PreparedVolume>)> {
+    prepared_with(count, seed, entity)
+}
+
+fn prepared_with(
+    count: u64,
+    seed: u64,
+    make: fn(&mut Rng) -> Volume4,
+) -> Vec<(u64, Vec<PreparedVolume>)> {
     let mut rng = Rng(seed);
     let limits = ShapeLimits::default();
     (0..count)
         .map(|k| {
-            let v = entity(&mut rng).prepare(&limits).expect("fixture is valid");
+            let v = make(&mut rng).prepare(&limits).expect("fixture is valid");
             (k, vec![v])
         })
         .collect()
@@ -79,7 +94,11 @@ fn prepared_entities(count: u64, seed: u64) -> Vec<(u64, Vec<PreparedVolume>)> {
 
 /// A 2 km × 2 km box in the middle of the region, 0–400 m, hours 10–11.
 fn query_box() -> PreparedVolume {
-    let (x, y) = (49_000.0, 49_000.0);
+    query_at(49_000.0, 49_000.0, 10 * HOUR_US)
+}
+
+/// A 2 km × 2 km × 1 h box, 0–400 m, its south-west corner at `(x, y)`, from `t0`.
+fn query_at(x: f64, y: f64, t0: i64) -> PreparedVolume {
     Volume4 {
         shape: Shape::Polygon(vec![
             at(x, y),
@@ -88,10 +107,49 @@ fn query_box() -> PreparedVolume {
             at(x, y + 2_000.0),
         ]),
         altitude: AltitudeRange::new(0.0, 400.0),
-        time: TimeRange::new(10 * HOUR_US, 11 * HOUR_US),
+        time: TimeRange::new(t0, t0 + HOUR_US),
     }
     .prepare(&ShapeLimits::default())
     .expect("query is valid")
+}
+
+/// What the HTTP load run asks: every entity in the 0–120 m band, and each query a new
+/// random box, so that the walk reads nodes that are not in the cache from the last query.
+fn bench_random_queries(c: &mut Criterion) {
+    let index = SpatialIndex::bulk_load(prepared_with(100_000, 11, drone_entity));
+    let mut rng = Rng(12);
+    let queries: Vec<[PreparedVolume; 1]> = (0..4096)
+        .map(|_| {
+            let (x, y) = (rng.range(0.0, 98_000.0), rng.range(0.0, 98_000.0));
+            [query_at(
+                x,
+                y,
+                (rng.range(0.0, 23.0) * HOUR_US as f64) as i64,
+            )]
+        })
+        .collect();
+    let hits: usize = queries.iter().map(|q| index.query(q).len()).sum();
+    eprintln!("mean hits: {:.2}", hits as f64 / queries.len() as f64);
+    let cand = std::cell::Cell::new(0usize);
+    for q in &queries {
+        index.for_each_hit_where(
+            q,
+            |_| {
+                cand.set(cand.get() + 1);
+                true
+            },
+            |_, _| {},
+        );
+    }
+    eprintln!(
+        "mean candidates: {:.2}",
+        cand.get() as f64 / queries.len() as f64
+    );
+    let mut next = queries.iter().cycle();
+    c.bench_function(
+        "query random 2km x 2km x 1h boxes among 100k in 0-120 m",
+        |b| b.iter(|| black_box(index.query(black_box(next.next().expect("cycle"))))),
+    );
 }
 
 fn bench_query(c: &mut Criterion) {
@@ -150,5 +208,11 @@ fn bench_bulk_load(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_query, bench_pair, bench_bulk_load);
+criterion_group!(
+    benches,
+    bench_query,
+    bench_random_queries,
+    bench_pair,
+    bench_bulk_load
+);
 criterion_main!(benches);

@@ -1,8 +1,8 @@
 //! A spatio-temporal index of entities, each owning one or more prepared volumes.
 //!
-//! An R-tree over 5-D boxes (the 3-D box of each volume's bounding cap on the sphere, altitude,
-//! time) finds candidates; the exact test then decides, on the volumes the entity itself holds
-//! (the index keeps no copy of them). Working in 3-D rather than in latitude/longitude means
+//! An R-tree over 4-D boxes (the 3-D box of each volume's bounding cap on the sphere, and time)
+//! finds candidates; the exact test then decides, altitude included, on the volumes the entity
+//! itself holds (the index keeps no copy of them). Working in 3-D rather than in latitude/longitude means
 //! there is no antimeridian or pole to special-case. The boxes are padded so that the tree never
 //! drops a pair the exact test would accept, which keeps [`SpatialIndex::query`] equal to a
 //! brute-force scan with [`any_intersects`](crate::any_intersects).
@@ -62,13 +62,13 @@ impl RTreeParams for Fanout {
 /// One R-tree leaf: a volume's box, its entity and its position in the entity's list.
 #[derive(Clone, Debug, PartialEq)]
 struct Entry<K> {
-    envelope: AABB<[f32; 5]>,
+    envelope: AABB<[f32; 4]>,
     key: K,
     volume: u32,
 }
 
 impl<K> RTreeObject for Entry<K> {
-    type Envelope = AABB<[f32; 5]>;
+    type Envelope = AABB<[f32; 4]>;
 
     fn envelope(&self) -> Self::Envelope {
         self.envelope
@@ -104,12 +104,24 @@ impl<K: Copy + Eq + Hash, V: Volumes> Default for SpatialIndex<K, V> {
     }
 }
 
+/// The box the tree files a volume under: its envelope without the altitude. Most volumes
+/// share one band (small drones fly at 0–120 m), and bulk loading cuts the leaves along every
+/// axis of the box in turn: a cut along an axis on which everything ties splits the set at
+/// random, so each node of the tree it built covered the space of two and a random 2 km query
+/// walked about a third more of the tree than without the axis (10.6 against 7.9 µs in the
+/// `index` benchmark's random queries).
+fn tree_box(v: &PreparedVolume) -> AABB<[f32; 4]> {
+    let e = v.envelope();
+    let drop_altitude = |p: [f32; 5]| [p[0], p[1], p[2], p[4]];
+    AABB::from_corners(drop_altitude(e.lower()), drop_altitude(e.upper()))
+}
+
 fn entries<K: Copy>(
     key: K,
     volumes: &[PreparedVolume],
 ) -> impl Iterator<Item = Entry<K>> + use<'_, K> {
     volumes.iter().zip(0u32..).map(move |(v, volume)| Entry {
-        envelope: v.envelope(),
+        envelope: tree_box(v),
         key,
         volume,
     })
@@ -257,7 +269,7 @@ impl<K: Copy + Eq + Hash, V: Volumes> SpatialIndex<K, V> {
     ) {
         let mut found = HashSet::new();
         for q in query {
-            for entry in self.tree.locate_in_envelope_intersecting(&q.envelope()) {
+            for entry in self.tree.locate_in_envelope_intersecting(&tree_box(q)) {
                 if found.contains(&entry.key) {
                     continue;
                 }
