@@ -4,6 +4,7 @@
 //! exact pair test, preparation, and bulk loading 1,000,000 entities.
 
 use std::hint::black_box;
+use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use deconflict_geo::{
@@ -73,21 +74,20 @@ fn drone_entity(rng: &mut Rng) -> Volume4 {
     }
 }
 
-fn prepared_entities(count: u64, seed: u64) -> Vec<(u64, Vec<PreparedVolume>)> {
+/// An entity as the server files it: its volumes behind a shared handle.
+type Entity = Arc<[PreparedVolume]>;
+
+fn prepared_entities(count: u64, seed: u64) -> Vec<(u64, Entity)> {
     prepared_with(count, seed, entity)
 }
 
-fn prepared_with(
-    count: u64,
-    seed: u64,
-    make: fn(&mut Rng) -> Volume4,
-) -> Vec<(u64, Vec<PreparedVolume>)> {
+fn prepared_with(count: u64, seed: u64, make: fn(&mut Rng) -> Volume4) -> Vec<(u64, Entity)> {
     let mut rng = Rng(seed);
     let limits = ShapeLimits::default();
     (0..count)
         .map(|k| {
             let v = make(&mut rng).prepare(&limits).expect("fixture is valid");
-            (k, vec![v])
+            (k, Arc::from(vec![v]))
         })
         .collect()
 }

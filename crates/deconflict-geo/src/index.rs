@@ -59,15 +59,26 @@ impl RTreeParams for Fanout {
     type DefaultInsertionStrategy = RStarInsertionStrategy;
 }
 
-/// One R-tree leaf: a volume's box, its entity and its position in the entity's list.
-#[derive(Clone, Debug, PartialEq)]
-struct Entry<K> {
+/// One R-tree leaf: a volume's box, its entity's key, a handle on the entity and the volume's
+/// position in the entity's list. The handle spares a query the map lookup of each candidate
+/// (a cache miss of its own on a large map).
+#[derive(Clone, Debug)]
+struct Entry<K, V> {
     envelope: AABB<[f32; 4]>,
     key: K,
     volume: u32,
+    value: V,
 }
 
-impl<K> RTreeObject for Entry<K> {
+/// A leaf is the same leaf when it files the same volume of the same entity; the handle is
+/// not compared (it may be a copy, and comparing the entities themselves would be costly).
+impl<K: PartialEq, V> PartialEq for Entry<K, V> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key && self.volume == other.volume && self.envelope == other.envelope
+    }
+}
+
+impl<K, V> RTreeObject for Entry<K, V> {
     type Envelope = AABB<[f32; 4]>;
 
     fn envelope(&self) -> Self::Envelope {
@@ -75,10 +86,11 @@ impl<K> RTreeObject for Entry<K> {
     }
 }
 
-/// Entities of type `V` keyed by `K`, searchable by 4-D volume.
+/// Entities of type `V` keyed by `K`, searchable by 4-D volume. `V` is cloned into every leaf
+/// of its volumes, so it should be a handle such as an `Arc`.
 #[derive(Clone, Debug)]
 pub struct SpatialIndex<K, V> {
-    tree: RTree<Entry<K>, Fanout>,
+    tree: RTree<Entry<K, V>, Fanout>,
     /// foldhash rather than SipHash: every query looks up each candidate here. Its per-process
     /// random seed still keeps chosen keys from colliding on purpose.
     items: HashMap<K, V>,
@@ -98,7 +110,7 @@ const REPACK_MIN: usize = 1024;
 /// on the 2-core development machine), so a tree this large is left as it grows.
 const REPACK_MAX: usize = 300_000;
 
-impl<K: Copy + Eq + Hash, V: Volumes> Default for SpatialIndex<K, V> {
+impl<K: Copy + Eq + Hash, V: Volumes + Clone> Default for SpatialIndex<K, V> {
     fn default() -> Self {
         Self::new()
     }
@@ -116,18 +128,23 @@ fn tree_box(v: &PreparedVolume) -> AABB<[f32; 4]> {
     AABB::from_corners(drop_altitude(e.lower()), drop_altitude(e.upper()))
 }
 
-fn entries<K: Copy>(
+fn entries<K: Copy, V: Volumes + Clone>(
     key: K,
-    volumes: &[PreparedVolume],
-) -> impl Iterator<Item = Entry<K>> + use<'_, K> {
-    volumes.iter().zip(0u32..).map(move |(v, volume)| Entry {
-        envelope: tree_box(v),
-        key,
-        volume,
-    })
+    value: &V,
+) -> impl Iterator<Item = Entry<K, V>> + use<'_, K, V> {
+    value
+        .volumes()
+        .iter()
+        .zip(0u32..)
+        .map(move |(v, volume)| Entry {
+            envelope: tree_box(v),
+            key,
+            volume,
+            value: value.clone(),
+        })
 }
 
-impl<K: Copy + Eq + Hash, V: Volumes> SpatialIndex<K, V> {
+impl<K: Copy + Eq + Hash, V: Volumes + Clone> SpatialIndex<K, V> {
     /// An empty index.
     pub fn new() -> Self {
         Self {
@@ -145,17 +162,17 @@ impl<K: Copy + Eq + Hash, V: Volumes> SpatialIndex<K, V> {
     pub fn bulk_load(items: Vec<(K, V)>) -> Self
     where
         K: Send + Sync,
-        V: Sync,
+        V: Send + Sync,
     {
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
         let chunk = items.len().div_ceil(threads).max(1);
-        let all: Vec<Entry<K>> = std::thread::scope(|scope| {
+        let all: Vec<Entry<K, V>> = std::thread::scope(|scope| {
             let parts: Vec<_> = items
                 .chunks(chunk)
                 .map(|part| {
                     scope.spawn(move || {
                         part.iter()
-                            .flat_map(|(key, value)| entries(*key, value.volumes()))
+                            .flat_map(|(key, value)| entries(*key, value))
                             .collect::<Vec<_>>()
                     })
                 })
@@ -190,9 +207,9 @@ impl<K: Copy + Eq + Hash, V: Volumes> SpatialIndex<K, V> {
             };
         }
         // Some keys were repeated: file only the volumes of the occurrences that were kept.
-        let all: Vec<Entry<K>> = map
+        let all: Vec<Entry<K, V>> = map
             .iter()
-            .flat_map(|(key, value)| entries(*key, value.volumes()))
+            .flat_map(|(key, value)| entries(*key, value))
             .collect();
         Self {
             tree: RTree::bulk_load_with_params(all),
@@ -205,7 +222,7 @@ impl<K: Copy + Eq + Hash, V: Volumes> SpatialIndex<K, V> {
     /// entity with no volumes is kept (it counts in [`len`](Self::len)) but no query finds it.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         let old = self.remove(&key);
-        for entry in entries(key, value.volumes()) {
+        for entry in entries(key, &value) {
             self.tree.insert(entry);
             self.inserted += 1;
         }
@@ -219,7 +236,7 @@ impl<K: Copy + Eq + Hash, V: Volumes> SpatialIndex<K, V> {
 
     /// Rebuilds the tree in one pass (see [`REPACK_MIN`]).
     fn repack(&mut self) {
-        let all: Vec<Entry<K>> = self.tree.iter().cloned().collect();
+        let all: Vec<Entry<K, V>> = self.tree.iter().cloned().collect();
         self.tree = RTree::bulk_load_with_params(all);
         self.inserted = 0;
     }
@@ -227,7 +244,7 @@ impl<K: Copy + Eq + Hash, V: Volumes> SpatialIndex<K, V> {
     /// Removes an entity and returns it, if it was there.
     pub fn remove(&mut self, key: &K) -> Option<V> {
         let old = self.items.remove(key)?;
-        for entry in entries(*key, old.volumes()) {
+        for entry in entries(*key, &old) {
             self.tree.remove(&entry);
         }
         Some(old)
@@ -270,19 +287,21 @@ impl<K: Copy + Eq + Hash, V: Volumes> SpatialIndex<K, V> {
         let mut found = HashSet::new();
         for q in query {
             for entry in self.tree.locate_in_envelope_intersecting(&tree_box(q)) {
-                if found.contains(&entry.key) {
+                let value = &entry.value;
+                // An entity can only be met twice when it or the query has several volumes.
+                let once = query.len() == 1 && value.volumes().len() == 1;
+                if !once && found.contains(&entry.key) {
                     continue;
                 }
-                let Some(value) = self.items.get(&entry.key) else {
-                    continue;
-                };
                 let intersects = keep(value)
                     && value
                         .volumes()
                         .get(entry.volume as usize)
                         .is_some_and(|v| intersects(q, v));
                 if intersects {
-                    found.insert(entry.key);
+                    if !once {
+                        found.insert(entry.key);
+                    }
                     hit(entry.key, value);
                 }
             }
