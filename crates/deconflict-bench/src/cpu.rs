@@ -1,5 +1,7 @@
-//! The server's CPU time during a scenario, from `/proc/PID/stat` (Linux), so that a report can
-//! state CPU per request: steadier than rates and tails on a machine shared with other work.
+//! The CPU time of the server and of the load generator during a scenario, from
+//! `/proc/PID/stat` (Linux), so that a report can state CPU per request: steadier than rates
+//! and tails on a machine shared with other work, and the generator's own share shows what
+//! the server could not have.
 
 use std::path::PathBuf;
 
@@ -12,14 +14,26 @@ const TICKS_PER_S: f64 = 100.0;
 
 /// Reads the CPU time (user + system, all threads) of one local process.
 #[derive(Debug, Clone)]
-pub struct ServerCpu {
+pub struct ProcessCpu {
     stat: PathBuf,
+    /// `server` or `generator`: the prefix of the notes.
+    label: &'static str,
 }
 
-impl ServerCpu {
-    pub fn new(pid: u32) -> Self {
+impl ProcessCpu {
+    /// The server's process.
+    pub fn server(pid: u32) -> Self {
         Self {
             stat: PathBuf::from(format!("/proc/{pid}/stat")),
+            label: "server",
+        }
+    }
+
+    /// This process, the load generator.
+    pub fn generator() -> Self {
+        Self {
+            stat: PathBuf::from("/proc/self/stat"),
+            label: "generator",
         }
     }
 
@@ -40,10 +54,14 @@ impl ServerCpu {
             .map(|r| r.requests)
             .sum();
         if let Some(first) = reports.first_mut() {
-            first.note("server_cpu_s", (used * 1000.0).round() / 1000.0);
+            let label = self.label;
+            first.note(&format!("{label}_cpu_s"), (used * 1000.0).round() / 1000.0);
             if requests > 0 {
                 let per = used * 1e6 / requests as f64;
-                first.note("server_cpu_us_per_request", (per * 10.0).round() / 10.0);
+                first.note(
+                    &format!("{label}_cpu_us_per_request"),
+                    (per * 10.0).round() / 10.0,
+                );
             }
         }
         Ok(())
@@ -74,7 +92,7 @@ mod tests {
 
     #[test]
     fn this_process_has_used_some_cpu() {
-        let cpu = ServerCpu::new(std::process::id());
+        let cpu = ProcessCpu::generator();
         let mut x = 0u64;
         for i in 0..20_000_000u64 {
             x = x.wrapping_mul(31).wrapping_add(i);

@@ -191,7 +191,7 @@ fn main() -> Result<()> {
         .worker_threads(cli.threads)
         .enable_all()
         .build()?;
-    let cpu = cli.server_pid.map(cpu::ServerCpu::new);
+    let cpu = cli.server_pid.map(cpu::ProcessCpu::server);
     let reports = rt.block_on(run(&ep, &cli.command, cli.json, cpu.as_ref()))?;
     if let Some(path) = &cli.json_out {
         std::fs::write(path, serde_json::to_string_pretty(&reports)?)
@@ -229,16 +229,19 @@ async fn wait_healthy(ep: &Endpoint, max_time: Duration) -> Result<f64> {
     Ok(start.elapsed().as_secs_f64())
 }
 
-/// Runs `scenario`, noting the server's CPU during it when `cpu` is given.
+/// Runs `scenario`, noting the generator's CPU during it, and the server's when `cpu` is given.
 async fn metered(
-    cpu: Option<&cpu::ServerCpu>,
+    cpu: Option<&cpu::ProcessCpu>,
     scenario: impl std::future::Future<Output = Result<Vec<Report>>>,
 ) -> Result<Vec<Report>> {
-    let before = cpu.map(cpu::ServerCpu::seconds).transpose()?;
+    let generator = cpu::ProcessCpu::generator();
+    let before = cpu.map(cpu::ProcessCpu::seconds).transpose()?;
+    let generator_before = generator.seconds()?;
     let mut reports = scenario.await?;
     if let (Some(cpu), Some(before)) = (cpu, before) {
         cpu.note_since(before, &mut reports)?;
     }
+    generator.note_since(generator_before, &mut reports)?;
     Ok(reports)
 }
 
@@ -246,7 +249,7 @@ async fn run(
     ep: &Endpoint,
     command: &Command,
     quiet: bool,
-    cpu: Option<&cpu::ServerCpu>,
+    cpu: Option<&cpu::ProcessCpu>,
 ) -> Result<Vec<Report>> {
     let say = |s: &str| {
         if !quiet {
@@ -256,7 +259,10 @@ async fn run(
     let one = |r: Result<Report>| r.map(|r| vec![r]);
     Ok(match command {
         Command::Seed(a) => metered(cpu, async { one(seed::run(ep, a).await) }).await?,
-        Command::Query(a) => metered(cpu, async { one(query::query(ep, a).await) }).await?,
+        Command::Query(a) => {
+            let bodies = query::query_bodies(a)?;
+            metered(cpu, async { one(query::query(ep, a, bodies).await) }).await?
+        }
         Command::Version(a) => metered(cpu, async { one(query::version(ep, a).await) }).await?,
         Command::Contention(a) => metered(cpu, contention::run(ep, a)).await?,
         Command::SeedDirect(_) | Command::WaitHealthy { .. } => {
@@ -300,7 +306,8 @@ async fn run(
                 side_m: 2_000.0,
                 window_min: 60,
             };
-            out.extend(metered(cpu, async { one(query::query(ep, &q).await) }).await?);
+            let bodies = query::query_bodies(&q)?;
+            out.extend(metered(cpu, async { one(query::query(ep, &q, bodies).await) }).await?);
             tokio::time::sleep(a.pause).await;
             say("version ...");
             out.extend(metered(cpu, async { one(query::version(ep, &load).await) }).await?);
