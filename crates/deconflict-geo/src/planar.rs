@@ -7,7 +7,7 @@
 //! (adaptive-precision) orientation tests.
 
 use geo::kernels::{Kernel, Orientation, RobustKernel};
-use geo::{Coord, Intersects, Line, LineString, Polygon};
+use geo::{Coord, Intersects, Line, Polygon};
 
 /// The bounding box of one edge, tagged with its polygon (0 or 1) and index.
 #[derive(Clone, Copy, Debug)]
@@ -137,21 +137,29 @@ fn segments_within(s: Line<f64>, t: Line<f64>, tol: f64) -> bool {
         || point_segment_distance(t.end, s.start, s.end) <= tol
 }
 
-fn ring_contains(ring: &[Coord<f64>], p: Coord<f64>) -> bool {
-    Polygon::new(LineString::new(ring.to_vec()), vec![]).intersects(&p)
+/// The vertices of `polygon`'s exterior without the closing repeat of the first.
+fn open_ring(polygon: &Polygon<f64>) -> &[Coord<f64>] {
+    let closed = &polygon.exterior().0;
+    &closed[..closed.len().saturating_sub(1)]
 }
 
 /// Whether two simple polygons (closed regions) intersect or come within `tol` of each other.
 ///
 /// If the outlines neither cross nor come close, the regions either are disjoint or one holds
 /// the other entirely, which testing one vertex of each against the other settles.
-pub(crate) fn polygons_intersect(a: &[Coord<f64>], b: &[Coord<f64>], tol: f64) -> bool {
+/// Both are taken whole (not as rings) because the containment test needs the polygon, and
+/// building it here for each test would copy both rings again.
+pub(crate) fn polygons_intersect(pa: &Polygon<f64>, pb: &Polygon<f64>, tol: f64) -> bool {
+    let (a, b) = (open_ring(pa), open_ring(pb));
+    let (Some(a0), Some(b0)) = (a.first(), b.first()) else {
+        return false;
+    };
     let (alo, ahi) = bbox(a);
     let (blo, bhi) = bbox(b);
     if alo.x > bhi.x + tol || blo.x > ahi.x + tol || alo.y > bhi.y + tol || blo.y > ahi.y + tol {
         return false;
     }
-    if ring_contains(b, a[0]) || ring_contains(a, b[0]) {
+    if pb.intersects(a0) || pa.intersects(b0) {
         return true;
     }
     // Only edges that reach into the other polygon's (grown) box can come close to it.
@@ -179,10 +187,16 @@ pub(crate) fn polygons_intersect(a: &[Coord<f64>], b: &[Coord<f64>], tol: f64) -
 
 #[cfg(test)]
 mod tests {
+    use geo::LineString;
+
     use super::*;
 
     fn ring(pts: &[(f64, f64)]) -> Vec<Coord<f64>> {
         pts.iter().map(|&(x, y)| Coord { x, y }).collect()
+    }
+
+    fn polygon(pts: &[(f64, f64)]) -> Polygon<f64> {
+        Polygon::new(LineString::new(ring(pts)), vec![])
     }
 
     #[test]
@@ -205,8 +219,8 @@ mod tests {
 
     #[test]
     fn near_polygons_within_tolerance_intersect() {
-        let a = ring(&[(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)]);
-        let b = ring(&[(1.005, 0.0), (2.0, 0.0), (2.0, 1.0), (1.005, 1.0)]);
+        let a = polygon(&[(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)]);
+        let b = polygon(&[(1.005, 0.0), (2.0, 0.0), (2.0, 1.0), (1.005, 1.0)]);
         assert!(polygons_intersect(&a, &b, 0.01));
         assert!(!polygons_intersect(&a, &b, 0.001));
     }

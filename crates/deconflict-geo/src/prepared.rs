@@ -169,8 +169,7 @@ fn circle_polygon(circle: &Cap, polygon: &[Vec3], polygon_cap: &Cap) -> bool {
     // Both lie within the cap limit of the polygon's cap centre (the caps are known to be
     // close), so the projection there is valid for the point-in-polygon test.
     let projection = Gnomonic::new(polygon_cap.center);
-    let ring: Vec<_> = polygon.iter().map(|p| projection.project(*p)).collect();
-    let poly = geo::Polygon::new(geo::LineString::new(ring), vec![]);
+    let poly = projection.project_polygon(polygon);
     if geo::Intersects::intersects(&poly, &projection.project(circle.center)) {
         return true;
     }
@@ -188,9 +187,11 @@ fn polygon_polygon(a: &[Vec3], a_cap: &Cap, b: &[Vec3], b_cap: &Cap) -> bool {
         .normalized()
         .unwrap_or(a_cap.center);
     let projection = Gnomonic::new(center);
-    let pa: Vec<_> = a.iter().map(|p| projection.project(*p)).collect();
-    let pb: Vec<_> = b.iter().map(|p| projection.project(*p)).collect();
-    polygons_intersect(&pa, &pb, TOLERANCE_M)
+    polygons_intersect(
+        &projection.project_polygon(a),
+        &projection.project_polygon(b),
+        TOLERANCE_M,
+    )
 }
 
 /// Whether two volumes share at least one point (altitude and time included, bounds included).

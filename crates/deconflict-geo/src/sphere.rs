@@ -246,6 +246,14 @@ impl Gnomonic {
             y: p.dot(self.e2) * k,
         }
     }
+
+    /// The polygon with `ring`'s vertices, projected. Its exterior is made with room for the
+    /// closing vertex, so that closing it does not copy the ring again.
+    pub fn project_polygon(&self, ring: &[Vec3]) -> geo::Polygon<f64> {
+        let mut coords = Vec::with_capacity(ring.len() + 1);
+        coords.extend(ring.iter().map(|p| self.project(*p)));
+        geo::Polygon::new(geo::LineString::new(coords), vec![])
+    }
 }
 
 #[cfg(test)]
