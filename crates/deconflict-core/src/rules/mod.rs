@@ -10,7 +10,7 @@ pub mod operational_intents;
 pub mod reports;
 pub mod subscriptions;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use deconflict_geo::PreparedVolume;
@@ -39,17 +39,18 @@ pub(crate) fn availability_of(tx: &dyn ReadTx, uss: &str) -> Result<Availability
         .unwrap_or(Availability::Unknown))
 }
 
-/// Looks availabilities up once per manager while presenting a list.
+/// Looks availabilities up once per manager while presenting a list. foldhash, seeded per
+/// process, rather than SipHash: every query answer hashes its managers' names here.
 pub(crate) struct AvailabilityCache<'a> {
     tx: &'a dyn ReadTx,
-    seen: HashMap<String, Availability>,
+    seen: foldhash::HashMap<String, Availability>,
 }
 
 impl<'a> AvailabilityCache<'a> {
     pub(crate) fn new(tx: &'a dyn ReadTx) -> Self {
         Self {
             tx,
-            seen: HashMap::new(),
+            seen: foldhash::HashMap::default(),
         }
     }
     pub(crate) fn get(&mut self, uss: &str) -> Result<Availability> {
