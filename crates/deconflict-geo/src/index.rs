@@ -59,26 +59,21 @@ impl RTreeParams for Fanout {
     type DefaultInsertionStrategy = RStarInsertionStrategy;
 }
 
-/// One R-tree leaf: a volume's box, its entity's key, a handle on the entity and the volume's
-/// position in the entity's list. The handle spares a query the map lookup of each candidate
-/// (a cache miss of its own on a large map).
-#[derive(Clone, Debug)]
-struct Entry<K, V> {
+/// One R-tree leaf: a volume's box, its entity and its position in the entity's list.
+///
+/// It holds no handle on the entity (which would spare a query the map lookup of each
+/// candidate): rstar's bulk load turns a vector of leaves into a node's children in place when
+/// a leaf is as large as a node, and the vectors it splits keep their parents' capacity, so
+/// leaves of 64 bytes (an `Arc` added to these 60) made 1,000,000 intents take 1.45 GiB instead
+/// of 0.84 GiB. `bulk_load_allocates_about_what_it_keeps` in `tests/memory.rs` guards it.
+#[derive(Clone, Debug, PartialEq)]
+struct Entry<K> {
     envelope: AABB<[f32; 4]>,
     key: K,
     volume: u32,
-    value: V,
 }
 
-/// A leaf is the same leaf when it files the same volume of the same entity; the handle is
-/// not compared (it may be a copy, and comparing the entities themselves would be costly).
-impl<K: PartialEq, V> PartialEq for Entry<K, V> {
-    fn eq(&self, other: &Self) -> bool {
-        self.key == other.key && self.volume == other.volume && self.envelope == other.envelope
-    }
-}
-
-impl<K, V> RTreeObject for Entry<K, V> {
+impl<K> RTreeObject for Entry<K> {
     type Envelope = AABB<[f32; 4]>;
 
     fn envelope(&self) -> Self::Envelope {
@@ -86,11 +81,10 @@ impl<K, V> RTreeObject for Entry<K, V> {
     }
 }
 
-/// Entities of type `V` keyed by `K`, searchable by 4-D volume. `V` is cloned into every leaf
-/// of its volumes, so it should be a handle such as an `Arc`.
+/// Entities of type `V` keyed by `K`, searchable by 4-D volume.
 #[derive(Clone, Debug)]
 pub struct SpatialIndex<K, V> {
-    tree: RTree<Entry<K, V>, Fanout>,
+    tree: RTree<Entry<K>, Fanout>,
     /// foldhash rather than SipHash: every query looks up each candidate here. Its per-process
     /// random seed still keeps chosen keys from colliding on purpose.
     items: HashMap<K, V>,
@@ -110,7 +104,7 @@ const REPACK_MIN: usize = 1024;
 /// on the 2-core development machine), so a tree this large is left as it grows.
 const REPACK_MAX: usize = 300_000;
 
-impl<K: Copy + Eq + Hash, V: Volumes + Clone> Default for SpatialIndex<K, V> {
+impl<K: Copy + Eq + Hash, V: Volumes> Default for SpatialIndex<K, V> {
     fn default() -> Self {
         Self::new()
     }
@@ -128,23 +122,18 @@ fn tree_box(v: &PreparedVolume) -> AABB<[f32; 4]> {
     AABB::from_corners(drop_altitude(e.lower()), drop_altitude(e.upper()))
 }
 
-fn entries<K: Copy, V: Volumes + Clone>(
+fn entries<K: Copy>(
     key: K,
-    value: &V,
-) -> impl Iterator<Item = Entry<K, V>> + use<'_, K, V> {
-    value
-        .volumes()
-        .iter()
-        .zip(0u32..)
-        .map(move |(v, volume)| Entry {
-            envelope: tree_box(v),
-            key,
-            volume,
-            value: value.clone(),
-        })
+    volumes: &[PreparedVolume],
+) -> impl Iterator<Item = Entry<K>> + use<'_, K> {
+    volumes.iter().zip(0u32..).map(move |(v, volume)| Entry {
+        envelope: tree_box(v),
+        key,
+        volume,
+    })
 }
 
-impl<K: Copy + Eq + Hash, V: Volumes + Clone> SpatialIndex<K, V> {
+impl<K: Copy + Eq + Hash, V: Volumes> SpatialIndex<K, V> {
     /// An empty index.
     pub fn new() -> Self {
         Self {
@@ -162,17 +151,17 @@ impl<K: Copy + Eq + Hash, V: Volumes + Clone> SpatialIndex<K, V> {
     pub fn bulk_load(items: Vec<(K, V)>) -> Self
     where
         K: Send + Sync,
-        V: Send + Sync,
+        V: Sync,
     {
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
         let chunk = items.len().div_ceil(threads).max(1);
-        let all: Vec<Entry<K, V>> = std::thread::scope(|scope| {
+        let all: Vec<Entry<K>> = std::thread::scope(|scope| {
             let parts: Vec<_> = items
                 .chunks(chunk)
                 .map(|part| {
                     scope.spawn(move || {
                         part.iter()
-                            .flat_map(|(key, value)| entries(*key, value))
+                            .flat_map(|(key, value)| entries(*key, value.volumes()))
                             .collect::<Vec<_>>()
                     })
                 })
@@ -207,9 +196,9 @@ impl<K: Copy + Eq + Hash, V: Volumes + Clone> SpatialIndex<K, V> {
             };
         }
         // Some keys were repeated: file only the volumes of the occurrences that were kept.
-        let all: Vec<Entry<K, V>> = map
+        let all: Vec<Entry<K>> = map
             .iter()
-            .flat_map(|(key, value)| entries(*key, value))
+            .flat_map(|(key, value)| entries(*key, value.volumes()))
             .collect();
         Self {
             tree: RTree::bulk_load_with_params(all),
@@ -222,7 +211,7 @@ impl<K: Copy + Eq + Hash, V: Volumes + Clone> SpatialIndex<K, V> {
     /// entity with no volumes is kept (it counts in [`len`](Self::len)) but no query finds it.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         let old = self.remove(&key);
-        for entry in entries(key, &value) {
+        for entry in entries(key, value.volumes()) {
             self.tree.insert(entry);
             self.inserted += 1;
         }
@@ -236,7 +225,7 @@ impl<K: Copy + Eq + Hash, V: Volumes + Clone> SpatialIndex<K, V> {
 
     /// Rebuilds the tree in one pass (see [`REPACK_MIN`]).
     fn repack(&mut self) {
-        let all: Vec<Entry<K, V>> = self.tree.iter().cloned().collect();
+        let all: Vec<Entry<K>> = self.tree.iter().cloned().collect();
         self.tree = RTree::bulk_load_with_params(all);
         self.inserted = 0;
     }
@@ -244,7 +233,7 @@ impl<K: Copy + Eq + Hash, V: Volumes + Clone> SpatialIndex<K, V> {
     /// Removes an entity and returns it, if it was there.
     pub fn remove(&mut self, key: &K) -> Option<V> {
         let old = self.items.remove(key)?;
-        for entry in entries(*key, &old) {
+        for entry in entries(*key, old.volumes()) {
             self.tree.remove(&entry);
         }
         Some(old)
@@ -287,7 +276,9 @@ impl<K: Copy + Eq + Hash, V: Volumes + Clone> SpatialIndex<K, V> {
         let mut found = HashSet::new();
         for q in query {
             for entry in self.tree.locate_in_envelope_intersecting(&tree_box(q)) {
-                let value = &entry.value;
+                let Some(value) = self.items.get(&entry.key) else {
+                    continue;
+                };
                 // An entity can only be met twice when it or the query has several volumes.
                 let once = query.len() == 1 && value.volumes().len() == 1;
                 if !once && found.contains(&entry.key) {
