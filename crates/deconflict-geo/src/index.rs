@@ -274,11 +274,17 @@ impl<K: Copy + Eq + Hash, V: Volumes> SpatialIndex<K, V> {
         mut hit: impl FnMut(K, &'a V),
     ) {
         let mut found = HashSet::new();
+        let mut candidates = Vec::new();
         for q in query {
-            for entry in self.tree.locate_in_envelope_intersecting(&tree_box(q)) {
-                let Some(value) = self.items.get(&entry.key) else {
-                    continue;
-                };
+            // The candidates are looked up all at once, before any is tested: each lookup
+            // misses the cache, and lookups that do not wait on each other's tests overlap.
+            candidates.clear();
+            candidates.extend(
+                self.tree
+                    .locate_in_envelope_intersecting(&tree_box(q))
+                    .filter_map(|entry| Some((entry, self.items.get(&entry.key)?))),
+            );
+            for &(entry, value) in &candidates {
                 // An entity can only be met twice when it or the query has several volumes.
                 let once = query.len() == 1 && value.volumes().len() == 1;
                 if !once && found.contains(&entry.key) {
