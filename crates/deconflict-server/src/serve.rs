@@ -131,8 +131,11 @@ impl Server {
         let checkpointer = self.state.log.as_deref().map(tlog::spawn_checkpointer);
         let forwarder = self.state.recorder.spawn_forwarder();
         let mut deliveries = webhook::Settings {
+            // The bound address, not the configured one: instances started with port 0 on
+            // one machine (tests do) must not share a name, or both would deliver.
             instance: webhook::instance_name(
-                &self.config.listen.to_string(),
+                &webhook::host_name(),
+                &self.local_addr()?.to_string(),
                 &self.config.data_dir,
             ),
             ..webhook::Settings::default()

@@ -60,11 +60,21 @@ impl Default for Settings {
     }
 }
 
-/// The name of an instance listening on `listen` with data in `data_dir`.
-pub fn instance_name(listen: &str, data_dir: &std::path::Path) -> String {
+/// The name of an instance on the machine `host`, listening on `listen` (the address it is
+/// bound to, port included) with data in `data_dir`. Each part tells apart instances of one
+/// pool: on other machines with the same settings, or on one machine with other ports.
+pub fn instance_name(host: &str, listen: &str, data_dir: &std::path::Path) -> String {
     use sha2::Digest;
-    let h = Sha256::digest(format!("{listen}\0{}", data_dir.display()).as_bytes());
+    let h = Sha256::digest(format!("{host}\0{listen}\0{}", data_dir.display()).as_bytes());
     hex::encode(&h[..8])
+}
+
+/// This machine's name (Linux), or `HOSTNAME`, or nothing.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_default()
 }
 
 /// The signature header value of `body` sent at `timestamp` (Unix seconds): the hex
@@ -348,6 +358,20 @@ fn lease(s: &Settings) -> chrono::Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instances_differ_by_machine_port_and_folder_and_keep_their_name() {
+        let dir = std::path::Path::new("./deconflict-data");
+        let name = |host, listen| instance_name(host, listen, dir);
+        assert_eq!(name("a", "0.0.0.0:8082"), name("a", "0.0.0.0:8082"));
+        assert_ne!(name("a", "0.0.0.0:8082"), name("b", "0.0.0.0:8082"));
+        assert_ne!(name("a", "127.0.0.1:40001"), name("a", "127.0.0.1:40002"));
+        assert_ne!(
+            name("a", "0.0.0.0:8082"),
+            instance_name("a", "0.0.0.0:8082", std::path::Path::new("/srv/other"))
+        );
+        assert!(!host_name().is_empty(), "this machine has a name");
+    }
 
     #[test]
     fn a_signature_verifies_only_with_its_secret_body_and_time() {
