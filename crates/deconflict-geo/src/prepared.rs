@@ -42,6 +42,9 @@ pub struct PreparedVolume {
 /// most about 0.5 m in position and, with times counted from `TIME_ORIGIN_S` (2025-06-15),
 /// by at most 8 s in time for dates within three years of it.
 const TIME_ORIGIN_S: f64 = 1.75e9;
+/// Added to a polygon's cap depth in [`PreparedVolume::shape_box`] against rounding in the
+/// vertices' unit vectors (about 6 micrometres on the Earth).
+const CAP_DEPTH_SLACK: f64 = 1e-12;
 /// Altitude and time are clamped to these magnitudes in the index (metres and seconds from
 /// the origin). Clamping is monotone, so overlapping intervals stay overlapping; open bounds
 /// become the clamp value. They keep box volumes (the product of the five extents, which the
@@ -126,12 +129,39 @@ impl PreparedVolume {
         self.time
     }
 
-    /// The 5-D box the index files this volume under: the 3-D box of its cap on the sphere (in
-    /// metres from the Earth's centre), altitude in metres, time in seconds from
+    /// The 3-D box (unit sphere) holding the shape and every point within `pad` radians of it.
+    ///
+    /// For a polygon, the box of its cap is cut down to the box of its vertices grown by the
+    /// cap's depth `1 - cos r`: a point of the polygon lies on the ray from the Earth's centre
+    /// through some point `h` of the vertices' convex hull (the polygon lies in their spherical
+    /// hull), and `|h| >= cos r` since every vertex is within `r` of the cap's centre, so the
+    /// point is within `1 - cos r` of `h`, which is inside the vertices' box. A square's cap
+    /// box has twice the square's area; this one about the square's.
+    fn shape_box(&self, pad: f64) -> ([f64; 3], [f64; 3]) {
+        let (mut lo, mut hi) = self.cap.aabb(pad);
+        if let PreparedShape::Polygon(vertices) = &self.shape {
+            let half = self.cap.radius / 2.0;
+            let grow = 2.0 * half.sin() * half.sin() + pad + CAP_DEPTH_SLACK;
+            for axis in 0..3 {
+                let (vlo, vhi) = vertices
+                    .iter()
+                    .map(|v| v.component(axis))
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), x| {
+                        (l.min(x), h.max(x))
+                    });
+                lo[axis] = lo[axis].max(vlo - grow);
+                hi[axis] = hi[axis].min(vhi + grow);
+            }
+        }
+        (lo, hi)
+    }
+
+    /// The 5-D box the index files this volume under: the 3-D box of the shape on the sphere
+    /// (in metres from the Earth's centre), altitude in metres, time in seconds from
     /// `TIME_ORIGIN_S`. It is padded and rounded outward so that two volumes the exact test
     /// calls intersecting always have overlapping boxes.
     pub(crate) fn envelope(&self) -> AABB<[f32; 5]> {
-        let (lo, hi) = self.cap.aabb(TOLERANCE_M / EARTH_RADIUS_M + 1e-12);
+        let (lo, hi) = self.shape_box(TOLERANCE_M / EARTH_RADIUS_M + 1e-12);
         let alt = |a: f64| a.clamp(-INDEX_ALTITUDE_CLAMP_M, INDEX_ALTITUDE_CLAMP_M);
         let r = EARTH_RADIUS_M;
         AABB::from_corners(

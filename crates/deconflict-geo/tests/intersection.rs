@@ -399,3 +399,19 @@ fn an_index_grown_one_insert_at_a_time_answers_as_a_scan() {
         assert_eq!(got, want);
     }
 }
+
+/// A large polygon bulges out of the box of its vertices: the sphere between them lies farther
+/// from the Earth's centre than they do. A small shape at the middle of a 30° × 30° square on
+/// the equator (where the x axis leaves the sphere) lies beyond every vertex along that axis;
+/// the index must still find it, both ways round.
+#[test]
+fn index_finds_a_small_shape_where_a_large_polygon_bulges() {
+    let large = rect(-15.0, -15.0, 15.0, 15.0);
+    let small = [circle(0.0, 0.0, 100.0), rect(-0.001, -0.001, 0.001, 0.001)];
+    for s in small {
+        let index = SpatialIndex::bulk_load(vec![(1u64, vec![shape(large.clone())])]);
+        assert_eq!(index.query(&[shape(s.clone())]), vec![1]);
+        let index = SpatialIndex::bulk_load(vec![(2u64, vec![shape(s)])]);
+        assert_eq!(index.query(&[shape(large.clone())]), vec![2]);
+    }
+}
