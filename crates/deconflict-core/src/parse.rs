@@ -3,6 +3,7 @@
 //! rule it broke.
 
 use std::collections::HashSet;
+use std::fmt::Display;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -57,7 +58,18 @@ pub fn version(field: &str, s: &str) -> Result<String> {
     Ok(s.to_owned())
 }
 
-pub fn time(field: &str, t: &wire::Time) -> Result<Timestamp> {
+/// A field's path made of its parent's and a suffix, written out only when an error names it:
+/// the paths of a valid body (most of them) are never formatted.
+#[derive(Clone, Copy)]
+struct Sub<P>(P, &'static str);
+
+impl<P: Display> Display for Sub<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}", self.0, self.1)
+    }
+}
+
+pub fn time(field: impl Display, t: &wire::Time) -> Result<Timestamp> {
     if t.format != "RFC3339" {
         return Err(DssError::bad(
             format!("{field}.format"),
@@ -83,7 +95,7 @@ pub fn time(field: &str, t: &wire::Time) -> Result<Timestamp> {
         })
 }
 
-fn altitude(field: &str, a: &wire::Altitude) -> Result<f64> {
+fn altitude(field: impl Display, a: &wire::Altitude) -> Result<f64> {
     if a.reference != "W84" {
         return Err(DssError::bad(
             format!("{field}.reference"),
@@ -116,7 +128,8 @@ pub struct ExtentRules {
     pub bounded: bool,
 }
 
-fn shape(field: &str, v: &wire::Volume3D) -> Result<(Shape, String)> {
+/// The outline and its field's name, `outline_polygon` or `outline_circle`.
+fn shape(field: impl Display + Copy, v: &wire::Volume3D) -> Result<(Shape, &'static str)> {
     match (&v.outline_polygon, &v.outline_circle) {
         (Some(p), None) => Ok((
             Shape::Polygon(
@@ -125,10 +138,10 @@ fn shape(field: &str, v: &wire::Volume3D) -> Result<(Shape, String)> {
                     .map(|q| LatLng::new(q.lat, q.lng))
                     .collect(),
             ),
-            format!("{field}.outline_polygon"),
+            "outline_polygon",
         )),
         (None, Some(c)) => {
-            let f = format!("{field}.outline_circle");
+            let f = Sub(field, ".outline_circle");
             let center = c
                 .center
                 .ok_or_else(|| DssError::bad(format!("{f}.center"), "a circle needs a center"))?;
@@ -147,15 +160,15 @@ fn shape(field: &str, v: &wire::Volume3D) -> Result<(Shape, String)> {
                     center: LatLng::new(center.lat, center.lng),
                     radius_m: radius.value,
                 },
-                f,
+                "outline_circle",
             ))
         }
         (Some(_), Some(_)) => Err(DssError::bad(
-            field,
+            field.to_string(),
             "exactly one outline must be given, not both outline_polygon and outline_circle",
         )),
         (None, None) => Err(DssError::bad(
-            field,
+            field.to_string(),
             "exactly one outline must be given: outline_polygon or outline_circle",
         )),
     }
@@ -216,28 +229,28 @@ pub fn volume(
     v: &wire::Volume4D,
     rules: &ExtentRules,
 ) -> Result<(Volume4, PreparedVolume)> {
-    let (shape, shape_field) = shape(&format!("{field}.volume"), &v.volume)?;
+    let (shape, outline) = shape(Sub(field, ".volume"), &v.volume)?;
     let lower = v
         .volume
         .altitude_lower
         .as_ref()
-        .map(|a| altitude(&format!("{field}.volume.altitude_lower"), a))
+        .map(|a| altitude(Sub(field, ".volume.altitude_lower"), a))
         .transpose()?;
     let upper = v
         .volume
         .altitude_upper
         .as_ref()
-        .map(|a| altitude(&format!("{field}.volume.altitude_upper"), a))
+        .map(|a| altitude(Sub(field, ".volume.altitude_upper"), a))
         .transpose()?;
     let start = v
         .time_start
         .as_ref()
-        .map(|t| time(&format!("{field}.time_start"), t))
+        .map(|t| time(Sub(field, ".time_start"), t))
         .transpose()?;
     let end = v
         .time_end
         .as_ref()
-        .map(|t| time(&format!("{field}.time_end"), t))
+        .map(|t| time(Sub(field, ".time_end"), t))
         .transpose()?;
     if rules.bounded {
         for (name, missing) in [
@@ -275,7 +288,7 @@ pub fn volume(
     };
     let prepared = vol
         .prepare(&rules.shape)
-        .map_err(|e| geo_error(field, &shape_field, e))?;
+        .map_err(|e| geo_error(field, &format!("{field}.volume.{outline}"), e))?;
     Ok((vol, prepared))
 }
 
