@@ -96,7 +96,7 @@ const QUERY_BODIES: usize = 1 << 16;
 
 /// `QUERY_BODIES` random query bodies. Made up front, as load generators take their requests
 /// from a script or a file, so that the run measures the server, not the making of JSON in
-/// the generator, which shares the two cores with it (about 4 µs a query there).
+/// the generator, which shares the two cores with it (about 5 µs a query there).
 pub fn query_bodies(args: &QueryArgs) -> Result<Arc<[Bytes]>> {
     let from = Utc::now();
     let (side, window) = (args.side_m, chrono::Duration::minutes(args.window_min));

@@ -1,9 +1,9 @@
 //! A spatio-temporal index of entities, each owning one or more prepared volumes.
 //!
-//! An R-tree over 4-D boxes (the 3-D box of each volume's bounding cap on the sphere, and time)
-//! finds candidates; the exact test then decides, altitude included, on the volumes the entity
-//! itself holds (the index keeps no copy of them). Working in 3-D rather than in latitude/longitude means
-//! there is no antimeridian or pole to special-case. The boxes are padded so that the tree never
+//! An R-tree over 4-D boxes (the 3-D box of each volume's shape on the sphere, and time) finds
+//! candidates; the exact test then decides, altitude included, on the volumes the entity itself
+//! holds (the index keeps no copy of them). Working in 3-D rather than in latitude/longitude
+//! means there is no antimeridian or pole to special-case. The boxes are padded so that the tree never
 //! drops a pair the exact test would accept, which keeps [`SpatialIndex::query`] equal to a
 //! brute-force scan with [`any_intersects`](crate::any_intersects).
 

@@ -51,9 +51,9 @@
 //!
 //! # Index
 //!
-//! [`SpatialIndex`] files each volume under a 4-D box (the 3-D box of its cap, and time) in an
-//! R-tree, then runs the exact test, altitude included, on the candidates; its answers equal a brute-force
-//! scan with [`any_intersects`].
+//! [`SpatialIndex`] files each volume under a 4-D box (the 3-D box of its shape, and time) in an
+//! R-tree, then runs the exact test, altitude included, on the candidates; its answers equal a
+//! brute-force scan with [`any_intersects`].
 
 mod covers;
 mod error;
