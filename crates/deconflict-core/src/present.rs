@@ -309,8 +309,14 @@ mod tests {
             s in prop_oneof![
                 "[ -~]{0,40}",
                 "\\PC{0,20}",
-                proptest::collection::vec(prop_oneof![Just('"'), Just('\\'), Just('a'), Just('é'), Just('\u{1}'), Just('\n'), Just('\u{7f}')], 0..12)
-                    .prop_map(|cs| cs.into_iter().collect::<String>()),
+                proptest::collection::vec(
+                    prop_oneof![
+                        Just('"'), Just('\\'), Just('a'), Just('é'), Just('\u{1}'), Just('\n'),
+                        Just('\u{7f}'),
+                    ],
+                    0..12,
+                )
+                .prop_map(|cs| cs.into_iter().collect::<String>()),
             ],
         ) {
             let mut out = Vec::new();

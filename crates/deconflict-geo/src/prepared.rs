@@ -140,8 +140,9 @@ impl PreparedVolume {
     fn shape_box(&self, pad: f64) -> ([f64; 3], [f64; 3]) {
         let (mut lo, mut hi) = self.cap.aabb(pad);
         if let PreparedShape::Polygon(vertices) = &self.shape {
-            let half = self.cap.radius / 2.0;
-            let grow = 2.0 * half.sin() * half.sin() + pad + CAP_DEPTH_SLACK;
+            // 1 - cos r, written so that it keeps its digits for small caps.
+            let s = (self.cap.radius / 2.0).sin();
+            let grow = 2.0 * s * s + pad + CAP_DEPTH_SLACK;
             for axis in 0..3 {
                 let (vlo, vhi) = vertices
                     .iter()
