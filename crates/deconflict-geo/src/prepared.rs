@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rstar::AABB;
 
 use crate::planar::polygons_intersect;
-use crate::sphere::{point_arc_distance, Cap, Gnomonic, Vec3};
+use crate::sphere::{point_arc_distance, Cap, Convex, Gnomonic, Vec3};
 use crate::volume::{AltitudeRange, TimeRange};
 use crate::{EARTH_RADIUS_M, TOLERANCE_M};
 
@@ -197,11 +197,18 @@ impl PreparedVolume {
 
 fn circle_polygon(circle: &Cap, polygon: &[Vec3], polygon_cap: &Cap) -> bool {
     let reach = circle.radius + TOLERANCE_M / EARTH_RADIUS_M;
-    // Both lie within the cap limit of the polygon's cap centre (the caps are known to be
-    // close), so the projection there is valid for the point-in-polygon test.
-    let projection = Gnomonic::new(polygon_cap.center);
-    let poly = projection.project_polygon(polygon);
-    if geo::Intersects::intersects(&poly, &projection.project(circle.center)) {
+    let centre_inside = match Convex::of(polygon) {
+        Some(hull) if hull.separates(&[circle.center], reach) => return false,
+        Some(hull) => hull.contains(circle.center),
+        None => {
+            // Both lie within the cap limit of the polygon's cap centre (the caps are known
+            // to be close), so the projection there is valid for the point-in-polygon test.
+            let projection = Gnomonic::new(polygon_cap.center);
+            let poly = projection.project_polygon(polygon);
+            geo::Intersects::intersects(&poly, &projection.project(circle.center))
+        }
+    };
+    if centre_inside {
         return true;
     }
     let n = polygon.len();
@@ -209,6 +216,21 @@ fn circle_polygon(circle: &Cap, polygon: &[Vec3], polygon_cap: &Cap) -> bool {
 }
 
 fn polygon_polygon(a: &[Vec3], a_cap: &Cap, b: &[Vec3], b_cap: &Cap) -> bool {
+    // Most pairs the index offers are a small shape inside or across the edge of a larger
+    // convex one (an intent in a query area), or clear of it: settled by the vertices of one
+    // and the edges of the other, without projecting either. A pair this lets through has
+    // shapes within the tolerance of each other or crossing without a vertex in the other.
+    let tolerance = TOLERANCE_M / EARTH_RADIUS_M;
+    for (outer, inner) in [(a, b), (b, a)] {
+        if let Some(hull) = Convex::of(outer) {
+            if inner.iter().any(|v| hull.contains(*v)) {
+                return true;
+            }
+            if hull.separates(inner, tolerance) {
+                return false;
+            }
+        }
+    }
     // Centred between the two caps, every point of both shapes is at most
     // (distance between centres)/2 + cap radius <= 2 * MAX_CAP_RADIUS_DEG < 90 degrees away, so
     // both project without wrapping. The sum is commutative, so the test is symmetric.

@@ -202,6 +202,71 @@ pub(crate) fn point_arc_distance(p: Vec3, a: Vec3, b: Vec3) -> f64 {
     }
 }
 
+/// Rings longer than this are not tried as [`Convex`]: the convexity check is quadratic, and
+/// such rings are rare enough to go through the projection.
+const CONVEX_MAX_VERTICES: usize = 16;
+
+/// A strictly convex polygon as the hemispheres it is the intersection of, one per edge: a
+/// point-in-polygon test, and a test of being wholly outside, with a few dot products instead
+/// of a projection.
+///
+/// A ring counts as strictly convex when every vertex off an edge lies strictly on one and the
+/// same side of that edge's great circle. The polygon (the smaller region the ring bounds) is
+/// then the intersection of the closed hemispheres on that side.
+pub(crate) struct Convex {
+    /// The unit poles of the edges' great circles, each on the polygon's side.
+    inward: [Vec3; CONVEX_MAX_VERTICES],
+    len: usize,
+}
+
+impl Convex {
+    /// `None` when `ring` is not strictly convex or has more than [`CONVEX_MAX_VERTICES`]
+    /// vertices.
+    pub fn of(ring: &[Vec3]) -> Option<Self> {
+        let n = ring.len();
+        if !(3..=CONVEX_MAX_VERTICES).contains(&n) {
+            return None;
+        }
+        let mut inward = [Vec3::new(0.0, 0.0, 0.0); CONVEX_MAX_VERTICES];
+        for (i, pole) in inward.iter_mut().enumerate().take(n) {
+            *pole = ring[i].cross(ring[(i + 1) % n]).normalized()?;
+        }
+        // The side the polygon lies on: that of the vertex after the first edge (a zero here
+        // is refused below).
+        let side = inward[0].dot(ring[2]).signum();
+        for (i, pole) in inward.iter_mut().enumerate().take(n) {
+            // Every vertex but the edge's own two.
+            if !(2..n).all(|k| pole.dot(ring[(i + k) % n]) * side > 0.0) {
+                return None;
+            }
+            *pole = pole.scale(side);
+        }
+        Some(Self { inward, len: n })
+    }
+
+    fn poles(&self) -> &[Vec3] {
+        &self.inward[..self.len]
+    }
+
+    /// Whether the polygon holds `p`. Rounding can put a point within about 1e-15 radians
+    /// (nanometres) of the outline on either side, far inside
+    /// [`TOLERANCE_M`](crate::TOLERANCE_M).
+    pub fn contains(&self, p: Vec3) -> bool {
+        self.poles().iter().all(|pole| pole.dot(p) >= 0.0)
+    }
+
+    /// Whether every point of `points` is more than `margin_rad` outside one and the same
+    /// edge's great circle. Their convex hull, which holds any polygon with these vertices
+    /// (and, for one point, the point), then lies more than `margin_rad` from this polygon.
+    /// `margin_rad` must be below a quarter turn.
+    pub fn separates(&self, points: &[Vec3], margin_rad: f64) -> bool {
+        let below = -margin_rad.sin();
+        self.poles()
+            .iter()
+            .any(|pole| points.iter().all(|p| pole.dot(*p) < below))
+    }
+}
+
 /// The gnomonic projection onto the plane tangent to the sphere at `center`, scaled to metres
 /// at the tangent point.
 ///
@@ -281,6 +346,129 @@ mod tests {
         let on_parallel = Vec3::from_lat_lng(60.0, 0.0);
         let d = point_arc_distance(on_parallel, a, b) * EARTH_RADIUS_M;
         assert!(d > 100_000.0, "{d}");
+    }
+
+    /// The point `angle` radians from `center` towards `bearing` (radians from an arbitrary
+    /// but fixed direction in the tangent plane).
+    fn offset(center: Vec3, bearing: f64, angle: f64) -> Vec3 {
+        let g = Gnomonic::new(center);
+        let dir = g.e1.scale(bearing.cos()).add(g.e2.scale(bearing.sin()));
+        center
+            .scale(angle.cos())
+            .add(dir.scale(angle.sin()))
+            .normalized()
+            .unwrap()
+    }
+
+    /// Whether the ring holds `p`, by the winding number of the ring around `p` on the sphere:
+    /// an oracle that shares nothing with the half-space test.
+    fn winds_around(ring: &[Vec3], p: Vec3) -> bool {
+        let tangent = |a: Vec3| a.add(p.scale(-p.dot(a)));
+        let n = ring.len();
+        let total: f64 = (0..n)
+            .map(|i| {
+                let (a, b) = (tangent(ring[i]), tangent(ring[(i + 1) % n]));
+                p.dot(a.cross(b)).atan2(a.dot(b))
+            })
+            .sum();
+        total.abs() > std::f64::consts::PI
+    }
+
+    /// Distance in radians from `p` to the ring's outline.
+    fn to_outline(ring: &[Vec3], p: Vec3) -> f64 {
+        let n = ring.len();
+        (0..n)
+            .map(|i| point_arc_distance(p, ring[i], ring[(i + 1) % n]))
+            .fold(f64::INFINITY, f64::min)
+    }
+
+    #[test]
+    fn convex_test_knows_a_square_either_way_round_and_refuses_an_arrowhead_and_a_star() {
+        let c = Vec3::from_lat_lng(36.2, 37.15);
+        let d = 1_000.0 / EARTH_RADIUS_M;
+        let square: Vec<Vec3> = (0..4)
+            .map(|k| {
+                offset(
+                    c,
+                    std::f64::consts::FRAC_PI_4 + f64::from(k) * std::f64::consts::FRAC_PI_2,
+                    d,
+                )
+            })
+            .collect();
+        let reversed: Vec<Vec3> = square.iter().rev().copied().collect();
+        let outside = offset(c, 0.0, 2.0 * d);
+        for ring in [&square, &reversed] {
+            let hull = Convex::of(ring).expect("a square is convex");
+            assert!(hull.contains(c));
+            assert!(!hull.contains(outside));
+            // A millimetre inside a corner, and a millimetre outside it.
+            let corner = ring[1].angle_to(c);
+            let towards = |k: f64| ring[1].scale(1.0 - k).add(c.scale(k)).normalized().unwrap();
+            let mm = 1e-3 / EARTH_RADIUS_M / corner;
+            assert!(hull.contains(towards(mm)));
+            assert!(!hull.contains(towards(-mm)));
+            // `outside` is 2,000 m from the centre, about 1,290 m beyond the nearest edge.
+            assert!(hull.separates(&[outside], 1_250.0 / EARTH_RADIUS_M));
+            assert!(!hull.separates(&[outside], 1_330.0 / EARTH_RADIUS_M));
+            assert!(!hull.separates(&[outside, c], 0.0));
+        }
+        // The square with its first corner pushed in past the centre (an arrowhead).
+        let mut dented = square.clone();
+        dented[0] = offset(c, 5.0 * std::f64::consts::FRAC_PI_4, d * 0.2);
+        assert!(Convex::of(&dented).is_none());
+        // A pentagram turns the same way at every vertex, but its edges cross.
+        let star: Vec<Vec3> = (0..5)
+            .map(|k| offset(c, f64::from(k) * 4.0 * std::f64::consts::PI / 5.0, d))
+            .collect();
+        assert!(Convex::of(&star).is_none());
+    }
+
+    proptest::proptest! {
+        /// On rings of vertices at random bearings and distances around a centre (convex or
+        /// not; near the poles and the antimeridian too), whenever a ring is taken as convex:
+        /// `contains` agrees with the winding number, except within a micrometre of the
+        /// outline, and `separates` a point only when it is outside and that far from the
+        /// outline. Rings whose vertices lie on one circle are convex and must be taken so.
+        #[test]
+        fn convex_tests_agree_with_the_winding_number_and_the_distance(
+            lat in proptest::prop_oneof![-89.99..89.99f64, 89.9..90.0f64, -90.0..-89.9f64],
+            lng in proptest::prop_oneof![-180.0..180.0f64, 179.99..180.0f64],
+            size_m in 10.0..20_000.0f64,
+            steps in proptest::collection::vec((0.2..1.0f64, 0.5..1.0f64), 3..=16),
+            round in proptest::bool::ANY,
+            points in proptest::collection::vec(
+                (0.0..std::f64::consts::TAU, 0.0..2.0f64, 0.0..0.5f64),
+                1..16,
+            ),
+        ) {
+            let c = Vec3::from_lat_lng(lat, lng);
+            let total: f64 = steps.iter().map(|s| s.0).sum();
+            let mut bearing = 0.0;
+            let ring: Vec<Vec3> = steps
+                .iter()
+                .map(|&(step, r)| {
+                    bearing += step / total * std::f64::consts::TAU;
+                    let r = if round { 1.0 } else { r };
+                    offset(c, bearing, r * size_m / EARTH_RADIUS_M)
+                })
+                .collect();
+            let hull = Convex::of(&ring);
+            if round && steps.iter().all(|s| s.0 / total < 0.45) {
+                proptest::prop_assert!(hull.is_some());
+            }
+            let Some(hull) = hull else { return Ok(()) };
+            for (b, k, margin) in points {
+                let p = offset(c, b, k * size_m / EARTH_RADIUS_M);
+                let outline = to_outline(&ring, p);
+                if outline * EARTH_RADIUS_M > 1e-6 {
+                    proptest::prop_assert_eq!(hull.contains(p), winds_around(&ring, p));
+                }
+                let margin = margin * size_m / EARTH_RADIUS_M;
+                if hull.separates(&[p], margin) {
+                    proptest::prop_assert!(!winds_around(&ring, p) && outline > margin);
+                }
+            }
+        }
     }
 
     #[test]
