@@ -8,6 +8,7 @@ pub mod ids;
 pub mod limits;
 pub mod memstate;
 pub mod model;
+pub mod names;
 pub mod parse;
 pub mod present;
 pub mod rules;

@@ -7,6 +7,7 @@ use deconflict_geo::{PreparedVolume, Volume4, Volumes};
 
 use crate::codec;
 use crate::ids::{EntityId, Ovn};
+use crate::names::Name;
 
 pub type Timestamp = DateTime<Utc>;
 
@@ -99,11 +100,11 @@ impl OiState {
 #[derive(Debug, Clone)]
 pub struct OperationalIntent {
     pub id: EntityId,
-    pub manager: String,
+    pub manager: Name,
     pub version: i32,
     pub ovn: Ovn,
     pub state: OiState,
-    pub uss_base_url: String,
+    pub uss_base_url: Name,
     /// `None` for an Accepted intent created without a subscription.
     pub subscription_id: Option<EntityId>,
     pub extents: Extents,
@@ -112,21 +113,21 @@ pub struct OperationalIntent {
 #[derive(Debug, Clone)]
 pub struct Constraint {
     pub id: EntityId,
-    pub manager: String,
+    pub manager: Name,
     pub version: i32,
     pub ovn: Ovn,
-    pub uss_base_url: String,
+    pub uss_base_url: Name,
     pub extents: Extents,
 }
 
 #[derive(Debug, Clone)]
 pub struct Subscription {
     pub id: EntityId,
-    pub manager: String,
+    pub manager: Name,
     /// Opaque; changes whenever the manager changes the subscription.
     pub version: String,
     pub notification_index: i32,
-    pub uss_base_url: String,
+    pub uss_base_url: Name,
     pub notify_for_operational_intents: bool,
     pub notify_for_constraints: bool,
     pub implicit: bool,

@@ -196,14 +196,14 @@ pub fn operational_intent(
 ) -> wire::OperationalIntentReference {
     wire::OperationalIntentReference {
         id: oi.id.to_string(),
-        manager: oi.manager.clone(),
+        manager: oi.manager.to_string(),
         uss_availability: availability.as_str().to_owned(),
         version: oi.version,
         state: oi.state.as_str().to_owned(),
         ovn: (oi.manager == viewer).then(|| oi.ovn.to_string()),
         time_start: time(oi.extents.start),
         time_end: time(oi.extents.end),
-        uss_base_url: oi.uss_base_url.clone(),
+        uss_base_url: oi.uss_base_url.to_string(),
         subscription_id: oi
             .subscription_id
             .map(|s| s.to_string())
@@ -218,13 +218,13 @@ pub fn constraint(
 ) -> wire::ConstraintReference {
     wire::ConstraintReference {
         id: c.id.to_string(),
-        manager: c.manager.clone(),
+        manager: c.manager.to_string(),
         uss_availability: availability.as_str().to_owned(),
         version: c.version,
         ovn: (c.manager == viewer).then(|| c.ovn.to_string()),
         time_start: time(c.extents.start),
         time_end: time(c.extents.end),
-        uss_base_url: c.uss_base_url.clone(),
+        uss_base_url: c.uss_base_url.to_string(),
     }
 }
 
@@ -235,7 +235,7 @@ pub fn subscription(s: &Subscription) -> wire::Subscription {
         notification_index: s.notification_index,
         time_start: Some(time(s.extents.start)),
         time_end: Some(time(s.extents.end)),
-        uss_base_url: s.uss_base_url.clone(),
+        uss_base_url: s.uss_base_url.to_string(),
         notify_for_operational_intents: s.notify_for_operational_intents,
         notify_for_constraints: s.notify_for_constraints,
         implicit_subscription: s.implicit,

@@ -111,7 +111,7 @@ impl Extent {
     fn of_intent(tx: &dyn ReadTx, o: &OperationalIntent) -> Result<Self, DssError> {
         let is_movement = tx.document(movement::KIND, &o.id.to_string())?.is_some();
         Ok(Self {
-            party: o.manager.clone(),
+            party: o.manager.to_string(),
             dss_type: DssType::OperationalIntent,
             id: o.id,
             ovn: o.ovn.to_string(),
@@ -127,7 +127,7 @@ impl Extent {
     fn of_constraint(tx: &dyn ReadTx, c: &Constraint) -> Result<Self, DssError> {
         let is_site = tx.document(site::KIND, &c.id.to_string())?.is_some();
         Ok(Self {
-            party: c.manager.clone(),
+            party: c.manager.to_string(),
             dss_type: DssType::Constraint,
             id: c.id,
             ovn: c.ovn.to_string(),

@@ -15,6 +15,7 @@ use deconflict_core::memstate::{Documents, MemState, Table};
 use deconflict_core::model::{
     Availability, Constraint, Document, OiState, OperationalIntent, Subscription, UssAvailability,
 };
+use deconflict_core::names::Name;
 use deconflict_core::parse::stored_extents_from_bytes;
 use deconflict_core::store::Change;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -264,11 +265,11 @@ pub fn load(conn: &Connection) -> Result<MemState, StoreError> {
         |r| {
             Ok(OperationalIntent {
                 id: r.id,
-                manager: r.manager,
+                manager: Name::new(&r.manager),
                 version: r.version,
                 ovn: Ovn(r.ovn),
                 state: r.state,
-                uss_base_url: r.uss_base_url,
+                uss_base_url: Name::new(&r.uss_base_url),
                 subscription_id: r.sub,
                 extents: extents_of(r.extents)?,
             })
@@ -298,10 +299,10 @@ pub fn load(conn: &Connection) -> Result<MemState, StoreError> {
         |r| {
             Ok(Constraint {
                 id: r.id,
-                manager: r.manager,
+                manager: Name::new(&r.manager),
                 version: r.version,
                 ovn: Ovn(r.ovn),
-                uss_base_url: r.uss_base_url,
+                uss_base_url: Name::new(&r.uss_base_url),
                 extents: extents_of(r.extents)?,
             })
         },
@@ -339,10 +340,10 @@ pub fn load(conn: &Connection) -> Result<MemState, StoreError> {
         |r| {
             Ok(Subscription {
                 id: r.id,
-                manager: r.manager,
+                manager: Name::new(&r.manager),
                 version: r.version,
                 notification_index: r.notification_index,
-                uss_base_url: r.uss_base_url,
+                uss_base_url: Name::new(&r.uss_base_url),
                 notify_for_operational_intents: r.notify_for_operational_intents,
                 notify_for_constraints: r.notify_for_constraints,
                 implicit: r.implicit,
@@ -420,11 +421,11 @@ pub fn persist(conn: &mut Connection, changes: &[Change]) -> Result<(), StoreErr
                 )?
                 .execute(params![
                     o.id.to_string(),
-                    o.manager,
+                    o.manager.as_str(),
                     o.version,
                     o.ovn.as_str(),
                     o.state.as_str(),
-                    o.uss_base_url,
+                    o.uss_base_url.as_str(),
                     o.subscription_id.map(|s| s.to_string()),
                     o.extents.volumes.as_bytes(),
                     end_us(&o.extents),
@@ -440,10 +441,10 @@ pub fn persist(conn: &mut Connection, changes: &[Change]) -> Result<(), StoreErr
                 )?
                 .execute(params![
                     c.id.to_string(),
-                    c.manager,
+                    c.manager.as_str(),
                     c.version,
                     c.ovn.as_str(),
-                    c.uss_base_url,
+                    c.uss_base_url.as_str(),
                     c.extents.volumes.as_bytes(),
                     end_us(&c.extents),
                 ])?;
@@ -463,10 +464,10 @@ pub fn persist(conn: &mut Connection, changes: &[Change]) -> Result<(), StoreErr
                 )?
                 .execute(params![
                     s.id.to_string(),
-                    s.manager,
+                    s.manager.as_str(),
                     s.version,
                     s.notification_index,
-                    s.uss_base_url,
+                    s.uss_base_url.as_str(),
                     s.notify_for_operational_intents,
                     s.notify_for_constraints,
                     s.implicit,

@@ -34,7 +34,7 @@ fn an_instance_sees_the_writes_of_another_at_once() {
     let made = create(&b, "ussB", 0.0, vec![]).unwrap();
     let id = EntityId::parse(&made.operational_intent_reference.id).unwrap();
     let seen = read(&a, |tx| tx.operational_intent(id)).unwrap();
-    assert_eq!(seen.map(|o| o.manager.clone()), Some("ussB".to_owned()));
+    assert_eq!(seen.map(|o| o.manager.to_string()), Some("ussB".to_owned()));
 
     // A write through A is checked against it: refused without the OVN as a key.
     let req = create_request(0.0, vec![]);
@@ -130,7 +130,7 @@ fn async_reads_see_every_write_acknowledged_before_them() {
     assert_eq!(
         read(&*a, |tx| tx.operational_intent(acked.lock().unwrap()[39]))
             .unwrap()
-            .map(|o| o.manager.clone()),
+            .map(|o| o.manager.to_string()),
         Some("ussB".to_owned())
     );
 }

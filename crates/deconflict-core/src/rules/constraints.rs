@@ -12,6 +12,7 @@ use super::{
 use crate::error::Result;
 use crate::ids::{EntityId, Ovn};
 use crate::model::{Constraint, Extents, Timestamp};
+use crate::names::Name;
 use crate::present;
 use crate::store::{Change, ReadTx, Tx};
 use crate::wire;
@@ -54,10 +55,10 @@ pub fn put(
     let old = existing(tx.constraint(id)?, caller, id, req.old_ovn.as_deref(), now)?;
     let c = Arc::new(Constraint {
         id,
-        manager: caller.manager.clone(),
+        manager: Name::new(&caller.manager),
         version: old.as_ref().map_or(1, |o| o.version.saturating_add(1)),
         ovn: Ovn::random(),
-        uss_base_url: req.uss_base_url.clone(),
+        uss_base_url: Name::new(&req.uss_base_url),
         extents: req.extents.clone(),
     });
     tx.apply(Change::PutConstraint(c.clone()))?;

@@ -19,6 +19,7 @@ use crate::error::DssError;
 use crate::error::Result;
 use crate::ids::{EntityId, Ovn};
 use crate::model::{Availability, Constraint, Located, OperationalIntent, Subscription, Timestamp};
+use crate::names::Name;
 use crate::store::{Change, ReadTx, Tx};
 use crate::wire;
 
@@ -43,7 +44,7 @@ pub(crate) fn availability_of(tx: &dyn ReadTx, uss: &str) -> Result<Availability
 /// process, rather than SipHash: every query answer hashes its managers' names here.
 pub(crate) struct AvailabilityCache<'a> {
     tx: &'a dyn ReadTx,
-    seen: foldhash::HashMap<String, Availability>,
+    seen: foldhash::HashMap<Name, Availability>,
 }
 
 impl<'a> AvailabilityCache<'a> {
@@ -53,12 +54,12 @@ impl<'a> AvailabilityCache<'a> {
             seen: foldhash::HashMap::default(),
         }
     }
-    pub(crate) fn get(&mut self, uss: &str) -> Result<Availability> {
+    pub(crate) fn get(&mut self, uss: &Name) -> Result<Availability> {
         if let Some(a) = self.seen.get(uss) {
             return Ok(*a);
         }
         let a = availability_of(self.tx, uss)?;
-        self.seen.insert(uss.to_owned(), a);
+        self.seen.insert(uss.clone(), a);
         Ok(a)
     }
 }
@@ -92,7 +93,7 @@ pub(crate) fn notify_subscribers(
         let mut bumped = (*sub).clone();
         bumped.notification_index = bumped.notification_index.saturating_add(1);
         by_url
-            .entry(bumped.uss_base_url.clone())
+            .entry(bumped.uss_base_url.to_string())
             .or_default()
             .push(wire::SubscriptionState {
                 subscription_id: bumped.id.to_string(),
@@ -114,7 +115,7 @@ pub(crate) trait Owned: Located {
     const KIND: &'static str;
     /// What a query answers with for this kind.
     type Reference;
-    fn manager(&self) -> &str;
+    fn manager(&self) -> &Name;
     fn ovn(&self) -> &Ovn;
     /// The field of a query answer that lists the references.
     const ANSWER_FIELD: &'static str;
@@ -144,7 +145,7 @@ impl Owned for OperationalIntent {
     ) -> std::io::Result<()> {
         crate::present::write_operational_intent(out, self, viewer, availability)
     }
-    fn manager(&self) -> &str {
+    fn manager(&self) -> &Name {
         &self.manager
     }
     fn ovn(&self) -> &Ovn {
@@ -167,7 +168,7 @@ impl Owned for Constraint {
     ) -> std::io::Result<()> {
         crate::present::write_constraint(out, self, viewer, availability)
     }
-    fn manager(&self) -> &str {
+    fn manager(&self) -> &Name {
         &self.manager
     }
     fn ovn(&self) -> &Ovn {
@@ -217,7 +218,7 @@ pub(crate) fn for_change<E: Owned>(
     now: Timestamp,
 ) -> Result<Arc<E>> {
     let e = live_or_404(found, id, now)?;
-    if e.manager() != caller.manager {
+    if *e.manager() != caller.manager {
         return Err(DssError::Forbidden(format!(
             "{} {id} is managed by another party; only its manager may change it",
             E::KIND

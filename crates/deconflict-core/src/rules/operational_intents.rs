@@ -12,6 +12,7 @@ use super::{
 use crate::error::{DssError, Result};
 use crate::ids::{random_token, EntityId, Ovn};
 use crate::model::{Availability, Extents, OiState, OperationalIntent, Subscription, Timestamp};
+use crate::names::Name;
 use crate::present;
 use crate::store::{Change, ReadTx, Tx};
 use crate::wire;
@@ -135,11 +136,11 @@ pub fn put(
     };
     let oi = Arc::new(OperationalIntent {
         id,
-        manager: caller.manager.clone(),
+        manager: Name::new(&caller.manager),
         version: old.as_ref().map_or(1, |o| o.version.saturating_add(1)),
         ovn,
         state: req.state,
-        uss_base_url: req.uss_base_url.clone(),
+        uss_base_url: Name::new(&req.uss_base_url),
         subscription_id: subscription.as_ref().map(|s| s.id),
         extents: req.extents.clone(),
     });
@@ -241,17 +242,17 @@ fn resolve_subscription(
         if let Some(prev) = old.and_then(|o| o.subscription_id) {
             if let Some(sub) = tx.subscription(prev)?.filter(|s| s.implicit) {
                 let mut s = (*reshape_implicit(&sub, &req.extents)).clone();
-                s.uss_base_url = params.uss_base_url.clone();
+                s.uss_base_url = Name::new(&params.uss_base_url);
                 s.notify_for_constraints = params.notify_for_constraints;
                 return Ok(Some(Arc::new(s)));
             }
         }
         let sub = Arc::new(Subscription {
             id: EntityId::new_random(),
-            manager: caller.manager.clone(),
+            manager: Name::new(&caller.manager),
             version: random_token(8),
             notification_index: 0,
-            uss_base_url: params.uss_base_url.clone(),
+            uss_base_url: Name::new(&params.uss_base_url),
             notify_for_operational_intents: true,
             notify_for_constraints: params.notify_for_constraints,
             implicit: true,

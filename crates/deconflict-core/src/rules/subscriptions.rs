@@ -9,6 +9,7 @@ use super::{live, AvailabilityCache, Caller};
 use crate::error::{DssError, Result};
 use crate::ids::{random_token, EntityId};
 use crate::model::{Extents, Subscription, Timestamp};
+use crate::names::Name;
 use crate::present;
 use crate::store::{Change, ReadTx, Tx};
 use crate::wire;
@@ -136,10 +137,10 @@ pub fn put(
     }
     let sub = Arc::new(Subscription {
         id,
-        manager: caller.manager.clone(),
+        manager: Name::new(&caller.manager),
         version: random_token(8),
         notification_index: old.as_ref().map_or(0, |o| o.notification_index),
-        uss_base_url: req.uss_base_url.clone(),
+        uss_base_url: Name::new(&req.uss_base_url),
         notify_for_operational_intents: req.notify_for_operational_intents,
         notify_for_constraints: req.notify_for_constraints,
         implicit: old.as_ref().is_some_and(|o| o.implicit),

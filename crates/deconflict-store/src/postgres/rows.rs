@@ -10,6 +10,7 @@ use deconflict_core::model::{
     Availability, Constraint, Document, Extents, OiState, OperationalIntent, Subscription,
     Timestamp, UssAvailability,
 };
+use deconflict_core::names::Name;
 use deconflict_core::parse::stored_extents;
 use deconflict_core::store::Change;
 use postgres::Row;
@@ -176,11 +177,11 @@ fn oi_at(r: &Row, o: usize) -> Result<OperationalIntent, PgError> {
     let sub: Option<&str> = r.try_get(o + 6)?;
     Ok(OperationalIntent {
         id: id_of(r.try_get(o)?)?,
-        manager: r.try_get(o + 1)?,
+        manager: Name::new(r.try_get(o + 1)?),
         version: int32(r.try_get(o + 2)?, "version")?,
         ovn: Ovn(r.try_get(o + 3)?),
         state: OiState::parse(state).ok_or_else(|| corrupt(format!("bad state {state}")))?,
-        uss_base_url: r.try_get(o + 5)?,
+        uss_base_url: Name::new(r.try_get(o + 5)?),
         subscription_id: sub.map(id_of).transpose()?,
         extents: extents_of(r.try_get(o + 7)?)?,
     })
@@ -189,10 +190,10 @@ fn oi_at(r: &Row, o: usize) -> Result<OperationalIntent, PgError> {
 fn constraint_at(r: &Row, o: usize) -> Result<Constraint, PgError> {
     Ok(Constraint {
         id: id_of(r.try_get(o)?)?,
-        manager: r.try_get(o + 1)?,
+        manager: Name::new(r.try_get(o + 1)?),
         version: int32(r.try_get(o + 2)?, "version")?,
         ovn: Ovn(r.try_get(o + 3)?),
-        uss_base_url: r.try_get(o + 4)?,
+        uss_base_url: Name::new(r.try_get(o + 4)?),
         extents: extents_of(r.try_get(o + 5)?)?,
     })
 }
@@ -201,10 +202,10 @@ fn sub_at(r: &Row, o: usize) -> Result<Subscription, PgError> {
     let deps: &str = r.try_get(o + 8)?;
     Ok(Subscription {
         id: id_of(r.try_get(o)?)?,
-        manager: r.try_get(o + 1)?,
+        manager: Name::new(r.try_get(o + 1)?),
         version: r.try_get(o + 2)?,
         notification_index: int32(r.try_get(o + 3)?, "notification_index")?,
-        uss_base_url: r.try_get(o + 4)?,
+        uss_base_url: Name::new(r.try_get(o + 4)?),
         notify_for_operational_intents: r.try_get(o + 5)?,
         notify_for_constraints: r.try_get(o + 6)?,
         implicit: r.try_get(o + 7)?,
