@@ -59,21 +59,21 @@ impl RTreeParams for Fanout {
     type DefaultInsertionStrategy = RStarInsertionStrategy;
 }
 
-/// One R-tree leaf: a volume's box, its entity and its position in the entity's list.
+/// One R-tree leaf: a volume's box, its entity's slot and its position in the entity's list.
 ///
-/// It holds no handle on the entity (which would spare a query the map lookup of each
-/// candidate): rstar's bulk load turns a vector of leaves into a node's children in place when
-/// a leaf is as large as a node, and the vectors it splits keep their parents' capacity, so
-/// leaves of 64 bytes (an `Arc` added to these 60) made 1,000,000 intents take 1.45 GiB instead
-/// of 0.84 GiB. `bulk_load_allocates_about_what_it_keeps` in `tests/memory.rs` guards it.
+/// It holds no handle on the entity: rstar's bulk load turns a vector of leaves into a node's
+/// children in place when a leaf is as large as a node, and the vectors it splits keep their
+/// parents' capacity, so leaves of 64 bytes (an `Arc` added to the key) made 1,000,000 intents
+/// take 1.45 GiB instead of 0.84 GiB. `bulk_load_allocates_about_what_it_keeps` in
+/// `tests/memory.rs` guards it.
 #[derive(Clone, Debug, PartialEq)]
-struct Entry<K> {
+struct Entry {
     envelope: AABB<[f32; 4]>,
-    key: K,
+    slot: u32,
     volume: u32,
 }
 
-impl<K> RTreeObject for Entry<K> {
+impl RTreeObject for Entry {
     type Envelope = AABB<[f32; 4]>;
 
     fn envelope(&self) -> Self::Envelope {
@@ -82,12 +82,21 @@ impl<K> RTreeObject for Entry<K> {
 }
 
 /// Entities of type `V` keyed by `K`, searchable by 4-D volume.
+///
+/// Each entity has a slot in a vector, and the tree's leaves name it by slot: a query reads
+/// each candidate straight from its slot, where a map lookup by key costs a hash and a cache
+/// miss more (about a tenth of an area query's time on the server). The map by key serves
+/// [`get`](Self::get), inserts and removals. Slots freed by removals are reused; the vector
+/// does not shrink.
 #[derive(Clone, Debug)]
 pub struct SpatialIndex<K, V> {
-    tree: RTree<Entry<K>, Fanout>,
-    /// foldhash rather than SipHash: every query looks up each candidate here. Its per-process
-    /// random seed still keeps chosen keys from colliding on purpose.
-    items: HashMap<K, V>,
+    tree: RTree<Entry, Fanout>,
+    slots: Vec<Option<(K, V)>>,
+    /// Slots emptied by removals, for the next inserts.
+    free: Vec<u32>,
+    /// foldhash rather than SipHash; its per-process random seed still keeps chosen keys
+    /// from colliding on purpose.
+    keys: HashMap<K, u32>,
     /// Leaves filed one at a time since the tree was last built in one pass.
     inserted: usize,
 }
@@ -122,15 +131,18 @@ fn tree_box(v: &PreparedVolume) -> AABB<[f32; 4]> {
     AABB::from_corners(drop_altitude(e.lower()), drop_altitude(e.upper()))
 }
 
-fn entries<K: Copy>(
-    key: K,
-    volumes: &[PreparedVolume],
-) -> impl Iterator<Item = Entry<K>> + use<'_, K> {
+fn entries(slot: u32, volumes: &[PreparedVolume]) -> impl Iterator<Item = Entry> + use<'_> {
     volumes.iter().zip(0u32..).map(move |(v, volume)| Entry {
         envelope: tree_box(v),
-        key,
+        slot,
         volume,
     })
+}
+
+/// Slot numbers are `u32`, which halves what they add to a leaf; four billion entities would
+/// not fit in memory long before.
+fn slot_number(slot: usize) -> u32 {
+    u32::try_from(slot).expect("fewer than 2^32 entities in one index")
 }
 
 impl<K: Copy + Eq + Hash, V: Volumes> SpatialIndex<K, V> {
@@ -138,7 +150,9 @@ impl<K: Copy + Eq + Hash, V: Volumes> SpatialIndex<K, V> {
     pub fn new() -> Self {
         Self {
             tree: RTree::new_with_params(),
-            items: HashMap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            keys: HashMap::new(),
             inserted: 0,
         }
     }
@@ -153,15 +167,21 @@ impl<K: Copy + Eq + Hash, V: Volumes> SpatialIndex<K, V> {
         K: Send + Sync,
         V: Sync,
     {
+        let mut slots: Vec<Option<(K, V)>> = items.into_iter().map(Some).collect();
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
-        let chunk = items.len().div_ceil(threads).max(1);
-        let all: Vec<Entry<K>> = std::thread::scope(|scope| {
-            let parts: Vec<_> = items
+        let chunk = slots.len().div_ceil(threads).max(1);
+        let all: Vec<Entry> = std::thread::scope(|scope| {
+            let parts: Vec<_> = slots
                 .chunks(chunk)
-                .map(|part| {
+                .zip((0..).step_by(chunk))
+                .map(|(part, first)| {
                     scope.spawn(move || {
-                        part.iter()
-                            .flat_map(|(key, value)| entries(*key, value.volumes()))
+                        (first..)
+                            .zip(part)
+                            .filter_map(|(slot, item)| Some((slot, item.as_ref()?)))
+                            .flat_map(|(slot, (_, value))| {
+                                entries(slot_number(slot), value.volumes())
+                            })
                             .collect::<Vec<_>>()
                     })
                 })
@@ -176,33 +196,45 @@ impl<K: Copy + Eq + Hash, V: Volumes> SpatialIndex<K, V> {
             }
             all
         });
-        let count = items.len();
-        let (tree, map) = std::thread::scope(|scope| {
+        let (tree, keys, free) = std::thread::scope(|scope| {
             let tree = scope.spawn(move || RTree::bulk_load_with_params(all));
-            let mut map = HashMap::with_capacity(count);
-            for (key, value) in items {
-                map.insert(key, value);
+            let mut keys = HashMap::with_capacity(slots.len());
+            let mut free = Vec::new();
+            for (slot, item) in slots.iter().enumerate() {
+                if let Some((key, _)) = item {
+                    if let Some(earlier) = keys.insert(*key, slot_number(slot)) {
+                        free.push(earlier);
+                    }
+                }
             }
             match tree.join() {
-                Ok(tree) => (tree, map),
+                Ok(tree) => (tree, keys, free),
                 Err(panic) => std::panic::resume_unwind(panic),
             }
         });
-        if map.len() == count {
+        if free.is_empty() {
             return Self {
                 tree,
-                items: map,
+                slots,
+                free,
+                keys,
                 inserted: 0,
             };
         }
-        // Some keys were repeated: file only the volumes of the occurrences that were kept.
-        let all: Vec<Entry<K>> = map
+        // Some keys were repeated: only the last occurrence of each keeps its slot and leaves.
+        for &slot in &free {
+            slots[slot as usize] = None;
+        }
+        let live: Vec<Entry> = tree
             .iter()
-            .flat_map(|(key, value)| entries(*key, value.volumes()))
+            .filter(|e| slots[e.slot as usize].is_some())
+            .cloned()
             .collect();
         Self {
-            tree: RTree::bulk_load_with_params(all),
-            items: map,
+            tree: RTree::bulk_load_with_params(live),
+            slots,
+            free,
+            keys,
             inserted: 0,
         }
     }
@@ -211,11 +243,19 @@ impl<K: Copy + Eq + Hash, V: Volumes> SpatialIndex<K, V> {
     /// entity with no volumes is kept (it counts in [`len`](Self::len)) but no query finds it.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         let old = self.remove(&key);
-        for entry in entries(key, value.volumes()) {
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                self.slots.push(None);
+                slot_number(self.slots.len() - 1)
+            }
+        };
+        for entry in entries(slot, value.volumes()) {
             self.tree.insert(entry);
             self.inserted += 1;
         }
-        self.items.insert(key, value);
+        self.slots[slot as usize] = Some((key, value));
+        self.keys.insert(key, slot);
         let size = self.tree.size();
         if self.inserted >= REPACK_MIN.max(size / 4) && size <= REPACK_MAX {
             self.repack();
@@ -225,38 +265,41 @@ impl<K: Copy + Eq + Hash, V: Volumes> SpatialIndex<K, V> {
 
     /// Rebuilds the tree in one pass (see [`REPACK_MIN`]).
     fn repack(&mut self) {
-        let all: Vec<Entry<K>> = self.tree.iter().cloned().collect();
+        let all: Vec<Entry> = self.tree.iter().cloned().collect();
         self.tree = RTree::bulk_load_with_params(all);
         self.inserted = 0;
     }
 
     /// Removes an entity and returns it, if it was there.
     pub fn remove(&mut self, key: &K) -> Option<V> {
-        let old = self.items.remove(key)?;
-        for entry in entries(*key, old.volumes()) {
+        let slot = self.keys.remove(key)?;
+        let (_, old) = self.slots.get_mut(slot as usize)?.take()?;
+        for entry in entries(slot, old.volumes()) {
             self.tree.remove(&entry);
         }
+        self.free.push(slot);
         Some(old)
     }
 
     /// Number of entities.
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.keys.len()
     }
 
     /// Whether the index holds no entity.
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.keys.is_empty()
     }
 
     /// The entity filed under `key`.
     pub fn get(&self, key: &K) -> Option<&V> {
-        self.items.get(key)
+        let slot = *self.keys.get(key)?;
+        self.slots.get(slot as usize)?.as_ref().map(|(_, v)| v)
     }
 
     /// Every entity, in no particular order.
     pub fn values(&self) -> impl Iterator<Item = &V> {
-        self.items.values()
+        self.slots.iter().flatten().map(|(_, v)| v)
     }
 
     /// Calls `hit` once for each entity with at least one volume that exactly intersects at
@@ -276,18 +319,21 @@ impl<K: Copy + Eq + Hash, V: Volumes> SpatialIndex<K, V> {
         let mut found = HashSet::new();
         let mut candidates = Vec::new();
         for q in query {
-            // The candidates are looked up all at once, before any is tested: each lookup
-            // misses the cache, and lookups that do not wait on each other's tests overlap.
+            // The candidates are read all at once, before any is tested: each read misses the
+            // cache, and reads that do not wait on each other's tests overlap.
             candidates.clear();
             candidates.extend(
                 self.tree
                     .locate_in_envelope_intersecting(&tree_box(q))
-                    .filter_map(|entry| Some((entry, self.items.get(&entry.key)?))),
+                    .filter_map(|entry| {
+                        let (key, value) = self.slots.get(entry.slot as usize)?.as_ref()?;
+                        Some((entry, key, value))
+                    }),
             );
-            for &(entry, value) in &candidates {
+            for &(entry, key, value) in &candidates {
                 // An entity can only be met twice when it or the query has several volumes.
                 let once = query.len() == 1 && value.volumes().len() == 1;
-                if !once && found.contains(&entry.key) {
+                if !once && found.contains(&entry.slot) {
                     continue;
                 }
                 let intersects = keep(value)
@@ -297,9 +343,9 @@ impl<K: Copy + Eq + Hash, V: Volumes> SpatialIndex<K, V> {
                         .is_some_and(|v| intersects(q, v));
                 if intersects {
                     if !once {
-                        found.insert(entry.key);
+                        found.insert(entry.slot);
                     }
-                    hit(entry.key, value);
+                    hit(*key, value);
                 }
             }
         }
