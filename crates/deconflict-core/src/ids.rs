@@ -41,7 +41,7 @@ impl fmt::Display for EntityId {
 pub struct Ovn(pub String);
 
 impl Ovn {
-    /// 128 random bits, base64url: nobody can forge a key without having read the entity.
+    /// 128 random bits in hex: nobody can forge a key without having read the entity.
     pub fn random() -> Self {
         Self(random_token(16))
     }

@@ -43,8 +43,11 @@
 //! Each shape is turned into 3-D unit vectors and a bounding cap. Intervals and caps reject most
 //! pairs. Two circles are compared by the distance of their centres. A circle and a polygon: the
 //! centre inside the polygon, or the spherical distance from the centre to an edge arc within
-//! the radius. Two polygons: both are projected with the gnomonic projection centred between
-//! their caps. It maps great circles to straight lines, so great-circle polygons become exact
+//! the radius. A strictly convex polygon (up to 16 vertices) is first tried as the intersection
+//! of its edges' hemispheres: a vertex of the other shape (or the circle's centre) inside
+//! settles the pair, and an edge with the whole other shape more than the tolerance beyond it
+//! rules the pair out, with a few dot products each. Other pairs of polygons are projected with
+//! the gnomonic projection centred between their caps. It maps great circles to straight lines, so great-circle polygons become exact
 //! straight-edged planar polygons, and `geo`'s robust predicates decide (edges crossing or
 //! within the tolerance; otherwise one vertex of each tested for containment in the other).
 //! The cap limit keeps both shapes well inside the hemisphere where that projection is valid.
