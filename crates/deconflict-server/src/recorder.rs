@@ -320,18 +320,28 @@ impl Inner {
 
     /// The first entry under `term` whose record is of `kind` (any when `None`).
     fn first_entry(&self, term: &str, kind: Option<Kind>) -> Result<Option<u64>> {
+        // A page at a time: the entry sought is nearly always on the first.
+        const PAGE: usize = 64;
         let log = &self.served.log;
-        for index in log.find(term).map_err(log_error)? {
-            let Some(kind) = kind else {
-                return Ok(Some(index));
-            };
-            let bytes = log.records(index, index + 1).map_err(log_error)?.pop();
-            if bytes
-                .and_then(|b| Record::from_bytes(&b).ok())
-                .is_some_and(|r| r.kind == kind)
-            {
-                return Ok(Some(index));
+        let mut after = None;
+        loop {
+            let page = log.find_page(term, after, PAGE).map_err(log_error)?;
+            for &index in &page {
+                let Some(kind) = kind else {
+                    return Ok(Some(index));
+                };
+                let bytes = log.records(index, index + 1).map_err(log_error)?.pop();
+                if bytes
+                    .and_then(|b| Record::from_bytes(&b).ok())
+                    .is_some_and(|r| r.kind == kind)
+                {
+                    return Ok(Some(index));
+                }
             }
+            if page.len() < PAGE {
+                break;
+            }
+            after = page.last().copied();
         }
         Ok(None)
     }

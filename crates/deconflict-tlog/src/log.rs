@@ -421,9 +421,21 @@ impl<S: LogStorage> Log<S> {
     }
 
     /// The indexes of the entries appended with `term` (see [`Record::index_terms`]), in
-    /// increasing order, as stored (a pool's other instances' included).
+    /// increasing order, as stored (a pool's other instances' included). All of them: see
+    /// [`Log::find_page`] where a term may have many.
     pub fn find(&self, term: &str) -> Result<Vec<u64>, LogError> {
-        Ok(self.storage.find(term)?)
+        self.find_page(term, None, usize::MAX)
+    }
+
+    /// [`Log::find`], from the first index above `after` (the start when `None`) and at most
+    /// `limit` of them, read as such from storage.
+    pub fn find_page(
+        &self,
+        term: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<u64>, LogError> {
+        Ok(self.storage.find(term, after, limit)?)
     }
 
     /// Records `from..to` in canonical form.

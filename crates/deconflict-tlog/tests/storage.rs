@@ -93,6 +93,29 @@ fn contract<S: LogStorage>(open: impl Fn() -> S) {
     let at = log.append_indexed(vec![(record, twice)]).unwrap();
     assert_eq!(at, n + 1..n + 2);
     assert_eq!(log.find("dup:1").unwrap(), [n + 1]);
+
+    // A term's entries are read a page at a time, in order, each page after the last one.
+    let shared = encoded(n + 2, n + 9)
+        .into_iter()
+        .map(|r| (r, vec!["page:x".to_owned()]))
+        .collect();
+    let every: Vec<u64> = log.append_indexed(shared).unwrap().collect();
+    assert_eq!(every.len(), 7);
+    assert_eq!(log.find("page:x").unwrap(), every);
+    assert_eq!(log.find_page("page:x", None, 3).unwrap(), every[..3]);
+    assert_eq!(
+        log.find_page("page:x", Some(every[2]), 3).unwrap(),
+        every[3..6]
+    );
+    assert_eq!(
+        log.find_page("page:x", Some(every[5]), 3).unwrap(),
+        every[6..]
+    );
+    assert!(log
+        .find_page("page:x", Some(every[6]), 3)
+        .unwrap()
+        .is_empty());
+    assert!(log.find_page("page:x", None, 0).unwrap().is_empty());
 }
 
 /// Every inclusion proof of the tree of `n` entries, and consistency proofs from sizes around

@@ -255,12 +255,9 @@ async fn entries(
     }
     let t = term.clone();
     let (entries, next_after) = blocking(move || {
-        let found = log.log.find(&t)?;
-        let mut page: Vec<u64> = found
-            .into_iter()
-            .filter(|&i| after.is_none_or(|a| i > a))
-            .take(limit as usize + 1)
-            .collect();
+        // One more than the page, to tell whether there is a next one; never the whole list,
+        // which a busy party's term may hold millions of.
+        let mut page = log.log.find_page(&t, after, limit as usize + 1)?;
         let more = page.len() > limit as usize;
         page.truncate(limit as usize);
         let next_after = more.then(|| page.last().copied()).flatten();

@@ -66,8 +66,9 @@ pub trait LogStorage: Send + Sync + 'static {
         keys: &[&str],
         blocks: &[BlockRow],
     ) -> Result<(), StorageError>;
-    /// The indexes of the entries appended with `term`, in increasing order.
-    fn find(&self, term: &str) -> Result<Vec<u64>, StorageError>;
+    /// The indexes of the entries appended with `term`, in increasing order: the first
+    /// `limit` above `after` (from the start when `None`).
+    fn find(&self, term: &str, after: Option<u64>, limit: usize) -> Result<Vec<u64>, StorageError>;
     /// The hashes of levels 0-7 of a complete block.
     fn read_block(&self, block: u64) -> Result<Vec<u8>, StorageError>;
     /// The rows of `blocks` (distinct), in order; [`StorageError::Corrupt`] if one is missing.
@@ -99,8 +100,8 @@ impl LogStorage for Box<dyn LogStorage> {
     ) -> Result<(), StorageError> {
         (**self).append(start, records, terms, keys, blocks)
     }
-    fn find(&self, term: &str) -> Result<Vec<u64>, StorageError> {
-        (**self).find(term)
+    fn find(&self, term: &str, after: Option<u64>, limit: usize) -> Result<Vec<u64>, StorageError> {
+        (**self).find(term, after, limit)
     }
     fn read_block(&self, block: u64) -> Result<Vec<u8>, StorageError> {
         (**self).read_block(block)
@@ -132,6 +133,13 @@ impl<S: LogStorage> crate::tree::BlockSource for S {
 }
 
 /// The roots of blocks `from_block..blocks` from `(block, root)` rows in order, refusing gaps.
+/// `after` and `limit` of [`LogStorage::find`] as SQL parameters: indexes are below 2^63, so
+/// -1 is below them all, and a limit past `i64::MAX` means none.
+pub(crate) fn page_bounds(after: Option<u64>, limit: usize) -> (i64, i64) {
+    let after = after.map_or(-1, |a| i64::try_from(a).unwrap_or(i64::MAX));
+    (after, i64::try_from(limit).unwrap_or(i64::MAX))
+}
+
 pub(crate) fn block_roots(
     from_block: u64,
     blocks: u64,

@@ -3,7 +3,7 @@
 //! stored size and that its keys are not stored terms yet; records and blocks go in with one
 //! `unnest` statement each.
 
-use super::{block_roots, BlockRow, Loaded, LogStorage, StorageError};
+use super::{block_roots, page_bounds, BlockRow, Loaded, LogStorage, StorageError};
 use crate::tree::BLOCK_HEIGHT;
 use postgres::{Client, NoTls, Statement};
 use std::sync::{Mutex, MutexGuard};
@@ -91,7 +91,9 @@ impl PostgresLogStorage {
             blocks: reader.prepare(
                 "SELECT block, hashes FROM tlog_blocks WHERE block = ANY($1) ORDER BY block",
             )?,
-            find: reader.prepare("SELECT idx FROM tlog_terms WHERE term = $1 ORDER BY idx")?,
+            find: reader.prepare(
+                "SELECT idx FROM tlog_terms WHERE term = $1 AND idx > $2 ORDER BY idx LIMIT $3",
+            )?,
             records: reader.prepare(RECORDS)?,
         };
         Ok(Self {
@@ -224,8 +226,9 @@ impl LogStorage for PostgresLogStorage {
         Ok(())
     }
 
-    fn find(&self, term: &str) -> Result<Vec<u64>, StorageError> {
-        let rows = lock(&self.reader).query(&self.reads.find, &[&term])?;
+    fn find(&self, term: &str, after: Option<u64>, limit: usize) -> Result<Vec<u64>, StorageError> {
+        let (after, limit) = page_bounds(after, limit);
+        let rows = lock(&self.reader).query(&self.reads.find, &[&term, &after, &limit])?;
         Ok(rows.iter().map(|r| r.get::<_, i64>(0) as u64).collect())
     }
 

@@ -1,7 +1,7 @@
 //! The SQLite backend: WAL with `synchronous=FULL` (an append is on disk when it returns), one
 //! connection for appends and one for reads, so that proofs are not held up by a commit.
 
-use super::{block_roots, BlockRow, Loaded, LogStorage, StorageError};
+use super::{block_roots, page_bounds, BlockRow, Loaded, LogStorage, StorageError};
 use crate::tree::BLOCK_HEIGHT;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -132,10 +132,13 @@ impl LogStorage for SqliteLogStorage {
         Ok(())
     }
 
-    fn find(&self, term: &str) -> Result<Vec<u64>, StorageError> {
+    fn find(&self, term: &str, after: Option<u64>, limit: usize) -> Result<Vec<u64>, StorageError> {
         let c = lock(&self.reader);
-        let mut q = c.prepare_cached("SELECT idx FROM tlog_terms WHERE term = ?1 ORDER BY idx")?;
-        let rows = q.query_map(params![term], |r| r.get::<_, i64>(0))?;
+        let mut q = c.prepare_cached(
+            "SELECT idx FROM tlog_terms WHERE term = ?1 AND idx > ?2 ORDER BY idx LIMIT ?3",
+        )?;
+        let (after, limit) = page_bounds(after, limit);
+        let rows = q.query_map(params![term, after, limit], |r| r.get::<_, i64>(0))?;
         Ok(rows
             .map(|r| r.map(|i| i as u64))
             .collect::<Result<_, _>>()?)
