@@ -41,18 +41,13 @@ fn shape_covers(outer: &PreparedVolume, inner: &PreparedVolume) -> bool {
     }
 }
 
-fn ring(projection: &Gnomonic, vertices: &[Vec3]) -> geo::Polygon<f64> {
-    let coords: Vec<_> = vertices.iter().map(|v| projection.project(*v)).collect();
-    geo::Polygon::new(geo::LineString::new(coords), vec![])
-}
-
 fn circle_in_polygon(polygon: &[Vec3], polygon_cap: &Cap, circle: &Cap) -> bool {
     if polygon_cap.center.angle_to(circle.center) > polygon_cap.radius {
         return false;
     }
     let projection = Gnomonic::new(polygon_cap.center);
     let centre_inside = geo::Intersects::intersects(
-        &ring(&projection, polygon),
+        &projection.project_polygon(polygon),
         &projection.project(circle.center),
     );
     let n = polygon.len();
@@ -74,7 +69,8 @@ fn polygon_in_polygon(outer: &[Vec3], outer_cap: &Cap, inner: &[Vec3]) -> bool {
     let projection = Gnomonic::new(outer_cap.center);
     // The projection maps great circles to straight lines, so planar coverage is coverage on
     // the sphere.
-    ring(&projection, outer)
-        .relate(&ring(&projection, inner))
+    projection
+        .project_polygon(outer)
+        .relate(&projection.project_polygon(inner))
         .is_covers()
 }
