@@ -2,7 +2,7 @@
 //!
 //! A query answer reads the manager and the base URL of every entity it lists. With one
 //! shared copy of each, those reads hit the CPU cache; with a string per entity, each is a
-//! cache miss (two per listed entity, a tenth of a 2 km query's server time). A million
+//! cache miss (two per listed entity: about 3 of a 2 km query's 41 µs of server CPU). A million
 //! entities also hold 16 bytes per name instead of a string header and a heap block each.
 
 use std::fmt;

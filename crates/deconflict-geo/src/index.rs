@@ -85,7 +85,7 @@ impl RTreeObject for Entry {
 ///
 /// Each entity has a slot in a vector, and the tree's leaves name it by slot: a query reads
 /// each candidate straight from its slot, where a map lookup by key costs a hash and a cache
-/// miss more (about a tenth of an area query's time on the server). The map by key serves
+/// miss more (about 5 % of an area query's time on the server). The map by key serves
 /// [`get`](Self::get), inserts and removals. Slots freed by removals are reused; the vector
 /// does not shrink.
 #[derive(Clone, Debug)]

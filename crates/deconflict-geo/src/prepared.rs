@@ -4,6 +4,8 @@
 //! then the shapes themselves. Circles against circles are settled by the caps (a circle is its
 //! own cap); a circle against a polygon by the spherical distance from the centre to the
 //! outline; two polygons in a gnomonic projection, where their great-circle edges are straight.
+//! A strictly convex polygon is first tried as the intersection of its edges' hemispheres
+//! ([`Convex`]), which settles most pairs an index query meets without projecting.
 
 use std::sync::Arc;
 
