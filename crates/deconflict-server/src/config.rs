@@ -104,6 +104,10 @@ pub struct ServeArgs {
     /// Seconds a request may take before it is answered 503 [default: 30].
     #[arg(long, env = "DECONFLICT_REQUEST_TIMEOUT_SECS", value_name = "SECS")]
     pub request_timeout_secs: Option<u64>,
+    /// Requests a second each party (token `sub`) may send, in bursts of as many; more are
+    /// answered 429 with `Retry-After` [default: no bound].
+    #[arg(long, env = "DECONFLICT_PARTY_RATE", value_name = "N")]
+    pub party_rate: Option<u32>,
     /// Largest request body, bytes [default: 4194304]. Other limits: `[limits]` in the file.
     #[arg(long, env = "DECONFLICT_MAX_BODY_BYTES", value_name = "BYTES")]
     pub max_body_bytes: Option<usize>,
@@ -150,6 +154,7 @@ pub struct FileConfig {
     pub purge_interval_secs: Option<u64>,
     pub purge_grace_secs: Option<u64>,
     pub request_timeout_secs: Option<u64>,
+    pub party_rate: Option<u32>,
     pub limits: Option<Limits>,
     pub postgres: Option<PostgresFile>,
     pub humanitarian: Option<HumanitarianFile>,
@@ -258,6 +263,8 @@ pub struct Config {
     pub purge_interval: Duration,
     pub purge_grace: Duration,
     pub request_timeout: Duration,
+    /// Requests a second each party may send; `None`: no bound.
+    pub party_rate: Option<u32>,
     pub limits: Limits,
     /// Used with a PostgreSQL store only.
     pub postgres: PostgresOptions,
@@ -288,6 +295,7 @@ impl Default for Config {
             purge_interval: Duration::from_secs(DEFAULT_PURGE_INTERVAL_SECS),
             purge_grace: Duration::from_secs(DEFAULT_PURGE_GRACE_SECS),
             request_timeout: Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECS),
+            party_rate: None,
             limits: Limits::default(),
             postgres: PostgresOptions::default(),
             humanitarian: Humanitarian::default(),
@@ -480,6 +488,16 @@ impl Config {
                 DEFAULT_REQUEST_TIMEOUT_SECS,
                 "request_timeout_secs",
             )?,
+            party_rate: match args.party_rate.or(file.party_rate) {
+                Some(0) => {
+                    return Err(ConfigError::Invalid {
+                        field: "party_rate",
+                        rule: "must be at least 1 request a second (leave it out for no bound)"
+                            .into(),
+                    })
+                }
+                n => n,
+            },
             limits,
             postgres: postgres_options(args, file.postgres.unwrap_or_default())?,
             humanitarian: {
@@ -626,6 +644,7 @@ mod tests {
         assert_eq!(c, Config::default());
         assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(c.limits.max_body_bytes, 4 * 1024 * 1024);
+        assert_eq!(c.party_rate, None, "no bound unless configured");
     }
 
     #[test]
@@ -639,6 +658,7 @@ data_dir = "data"
 audience = ["file.example"]
 public_key = ["k.pem"]
 purge_interval_secs = 7
+party_rate = 50
 [limits]
 oi_max_vertices = 12
 max_body_bytes = 2048
@@ -656,6 +676,7 @@ cache_mib = 100
         assert_eq!(c.limits.oi_max_vertices, 12);
         assert_eq!(c.limits.max_body_bytes, 2048);
         assert_eq!(c.log_cache_bytes, 100 << 20);
+        assert_eq!(c.party_rate, Some(50));
         assert_eq!(
             c.limits.constraint_max_vertices, 1000,
             "unset limits keep defaults"
@@ -675,6 +696,8 @@ cache_mib = 100
             "4096",
             "--log-cache-mib",
             "0",
+            "--party-rate",
+            "200",
             "--dev",
         ]);
         let c = Config::load(&flagged).expect("valid");
@@ -686,6 +709,7 @@ cache_mib = 100
         assert_eq!(c.limits.max_body_bytes, 4096);
         assert_eq!(c.limits.oi_max_vertices, 12);
         assert_eq!(c.log_cache_bytes, 0, "the log keeps one row then");
+        assert_eq!(c.party_rate, Some(200));
         assert!(c.dev);
     }
 
@@ -781,6 +805,8 @@ max_batch = 8
         assert!(err.to_string().contains("purge_intervall_secs"), "{err}");
         let err = Config::load(&args(&["--purge-interval-secs", "0"])).expect_err("zero");
         assert!(err.to_string().contains("purge_interval_secs"), "{err}");
+        let err = Config::load(&args(&["--party-rate", "0"])).expect_err("zero");
+        assert!(err.to_string().contains("party_rate"), "{err}");
         let err = Config::load(&args(&["--config", "/nonexistent/deconflict.toml"]))
             .expect_err("missing file");
         assert!(

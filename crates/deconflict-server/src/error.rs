@@ -33,6 +33,18 @@ pub enum ApiError {
     /// The request took longer than the configured limit: 503.
     #[error("the request did not complete within {0:?}; retry later")]
     Timeout(std::time::Duration),
+    /// The party sent more requests than the configured `party_rate`: 429, with
+    /// `Retry-After`.
+    #[error(
+        "Authorization: the party {party:?} may send {per_second} requests a second \
+         (party_rate); retry in {} ms",
+        retry_after.as_millis().max(1)
+    )]
+    TooManyRequests {
+        party: String,
+        per_second: u32,
+        retry_after: std::time::Duration,
+    },
 }
 
 impl ApiError {
@@ -67,6 +79,7 @@ impl ApiError {
             ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 }
@@ -124,6 +137,17 @@ impl IntoResponse for ApiError {
                 r.headers_mut().insert(
                     axum::http::header::WWW_AUTHENTICATE,
                     axum::http::HeaderValue::from_static("Bearer"),
+                );
+                r
+            }
+            ApiError::TooManyRequests { retry_after, .. } => {
+                // Whole seconds (RFC 9110), rounded up so that a client waiting that long
+                // finds a token.
+                let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                let mut r = (status, message(self.to_string())).into_response();
+                r.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from(secs.max(1)),
                 );
                 r
             }

@@ -69,14 +69,23 @@ impl<R: ScopeRequirement> FromRequestParts<AppState> for Authorized<R> {
     }
 }
 
-/// The verified claims of the request's bearer token.
+/// The verified claims of the request's bearer token, once its party is within its rate.
 async fn verified(parts: &Parts, state: &AppState) -> Result<Arc<Claims>, ApiError> {
     let header = match parts.headers.get(AUTHORIZATION) {
         None => None,
         Some(v) => Some(v.to_str().map_err(|_| AuthError::NotBearer)?),
     };
     let token = bearer_from_header(header)?;
-    Ok(state.verifier.verify_async(token).await?)
+    let claims = state.verifier.verify_async(token).await?;
+    if let Some(rate) = &state.party_rate {
+        rate.take(&claims.sub)
+            .map_err(|retry_after| ApiError::TooManyRequests {
+                party: claims.sub.clone(),
+                per_second: rate.per_second(),
+                retry_after,
+            })?;
+    }
+    Ok(claims)
 }
 
 /// What a `/dss/v1` request writes, for the role of a registered party; `None` for reads.

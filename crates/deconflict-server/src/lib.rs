@@ -19,6 +19,7 @@ pub mod extract;
 pub mod feed;
 pub mod layer;
 pub mod purge;
+pub mod rate;
 pub mod recorder;
 mod routes;
 mod serve;

@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{Config, StoreConfig};
 use crate::layer::Layer;
+use crate::rate::PartyRate;
 use crate::state::AppState;
 use crate::{purge, router, tlog, webhook};
 
@@ -94,6 +95,7 @@ impl Server {
             .with_layer(layer)
             .with_log(log, matches!(config.store, StoreConfig::Sqlite));
         state.request_timeout = config.request_timeout;
+        state.party_rate = config.party_rate.map(|n| Arc::new(PartyRate::new(n)));
         Ok(Self {
             listener,
             state,

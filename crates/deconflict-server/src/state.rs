@@ -14,6 +14,7 @@ use deconflict_humanitarian::conflict::{self, Written};
 use crate::error::ApiError;
 use crate::events::Events;
 use crate::layer::Layer;
+use crate::rate::PartyRate;
 use crate::recorder::Recorder;
 use crate::tlog::ServedLog;
 
@@ -38,6 +39,8 @@ pub struct AppState {
     /// Puts events into the log, with the store write that makes them ([`Recorder`]);
     /// disabled when there is no log.
     pub recorder: Recorder,
+    /// How many requests a second each party may send; no bound when `None`.
+    pub party_rate: Option<Arc<PartyRate>>,
 }
 
 /// The default of [`AppState::request_timeout`].
@@ -56,6 +59,7 @@ impl AppState {
             log: None,
             events: Arc::new(Events::default()),
             recorder: Recorder::disabled(),
+            party_rate: None,
         }
     }
 

@@ -1,8 +1,8 @@
-//! Timeouts, an unavailable store and the body limit, with a store wrapper that can be made
-//! slow or failing (it delegates everything else to the real SQLite store). The wrapper's tests
-//! run on SQLite only (what they check is the server's handling of a slow or failing store, the
-//! same for any backend; a real PostgreSQL outage is `deconflict-cli/tests/pool.rs`); the body
-//! limit runs on both.
+//! Timeouts, an unavailable store, the body limit and the party rate, with a store wrapper
+//! that can be made slow or failing (it delegates everything else to the real SQLite store).
+//! The wrapper's tests run on SQLite only (what they check is the server's handling of a slow
+//! or failing store, the same for any backend; a real PostgreSQL outage is
+//! `deconflict-cli/tests/pool.rs`); the body limit runs on both.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -79,6 +79,44 @@ async fn faulty_app(limits: Limits) -> (TestApp, Arc<Faulty>) {
             .unwrap();
     });
     (app, store)
+}
+
+/// A party that sends more than `party_rate` requests a second gets 429 with `Retry-After`,
+/// naming the setting and the party; other parties, and the same party a second later, are
+/// served.
+#[tokio::test]
+async fn a_party_over_its_rate_gets_429_and_others_are_served() {
+    let mut app = spawn_app_with(Backend::Sqlite, Limits::default()).await;
+    let mut state = app.state.clone();
+    state.party_rate = Some(Arc::new(deconflict_server::rate::PartyRate::new(1)));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    app.base = format!("http://{}", listener.local_addr().unwrap());
+    app.state = state.clone();
+    tokio::spawn(async move {
+        axum::serve(listener, deconflict_server::router(state))
+            .await
+            .unwrap();
+    });
+    let (alpha, bravo) = (app.token("alpha", &[SC]), app.token("bravo", &[SC]));
+    let path = format!("{OI}/{}", new_id());
+    app.get(&path, &alpha).await.expect(404);
+    let refused = app
+        .client
+        .get(format!("{}{path}", app.base))
+        .bearer_auth(&alpha)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let refused = answer(refused).await;
+    refused.expect_error(429, "party_rate");
+    assert!(refused.message().contains("\"alpha\""), "{}", refused.text);
+    app.get(&path, &bravo).await.expect(404);
+    // A request without a valid token is refused for that, not counted against anybody.
+    app.get(&path, "not-a-token").await.expect(401);
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    app.get(&path, &alpha).await.expect(404);
 }
 
 #[tokio::test]

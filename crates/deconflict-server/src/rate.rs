@@ -1,0 +1,123 @@
+//! How many requests each party may send: a token bucket per token `sub`.
+//!
+//! Parties that do not trust each other share one service; without a bound, one of them with
+//! a valid token can keep the shared writer and the cores busy and slow everybody else's
+//! requests. `utm.yaml` answers such a client 429 on every endpoint. The bound is off unless
+//! configured (`party_rate`), since what a USS may send depends on the deployment.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Buckets are swept of the parties whose bucket has refilled (which therefore need no state)
+/// once there are this many, so that many short-lived `sub`s do not grow the map for ever.
+const SWEEP_AT: usize = 4096;
+
+/// A bound of `per_second` requests a second for each party, in bursts of up to `per_second`.
+#[derive(Debug)]
+pub struct PartyRate {
+    per_second: f64,
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    /// Requests the party may still send now, as of `at`.
+    tokens: f64,
+    at: Instant,
+}
+
+impl PartyRate {
+    pub fn new(per_second: u32) -> Self {
+        Self {
+            per_second: f64::from(per_second.max(1)),
+            buckets: Mutex::new(HashMap::default()),
+        }
+    }
+
+    /// The configured requests per second.
+    pub fn per_second(&self) -> u32 {
+        // Made from a u32 in `new`.
+        self.per_second as u32
+    }
+
+    /// Takes one request's token from `party`'s bucket, or says how long until one is free.
+    pub fn take(&self, party: &str) -> Result<(), Duration> {
+        self.take_at(party, Instant::now())
+    }
+
+    fn take_at(&self, party: &str, now: Instant) -> Result<(), Duration> {
+        let full = self.per_second;
+        let refill = |b: &Bucket| {
+            let elapsed = now.saturating_duration_since(b.at).as_secs_f64();
+            (b.tokens + elapsed * self.per_second).min(full)
+        };
+        // A panic elsewhere while the lock was held leaves at worst one bucket stale.
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if buckets.len() >= SWEEP_AT && !buckets.contains_key(party) {
+            buckets.retain(|_, b| refill(b) < full);
+        }
+        let bucket = match buckets.get_mut(party) {
+            Some(b) => b,
+            None => buckets.entry(party.to_owned()).or_insert(Bucket {
+                tokens: full,
+                at: now,
+            }),
+        };
+        let tokens = refill(bucket);
+        bucket.at = now;
+        if tokens >= 1.0 {
+            bucket.tokens = tokens - 1.0;
+            Ok(())
+        } else {
+            bucket.tokens = tokens;
+            Err(Duration::from_secs_f64((1.0 - tokens) / self.per_second))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_party_gets_its_burst_then_one_request_per_interval_and_others_are_not_affected() {
+        let rate = PartyRate::new(4);
+        let t0 = Instant::now();
+        for _ in 0..4 {
+            assert_eq!(rate.take_at("alpha", t0), Ok(()));
+        }
+        let wait = rate.take_at("alpha", t0).unwrap_err();
+        assert!(
+            (Duration::from_millis(249)..=Duration::from_millis(251)).contains(&wait),
+            "{wait:?}"
+        );
+        assert_eq!(rate.take_at("bravo", t0), Ok(()));
+        // A quarter of a second later, one more token.
+        let later = t0 + Duration::from_millis(250);
+        assert_eq!(rate.take_at("alpha", later), Ok(()));
+        assert!(rate.take_at("alpha", later).is_err());
+        // An idle party's bucket fills up to the burst, not beyond.
+        let much_later = t0 + Duration::from_secs(60);
+        for _ in 0..4 {
+            assert_eq!(rate.take_at("alpha", much_later), Ok(()));
+        }
+        assert!(rate.take_at("alpha", much_later).is_err());
+    }
+
+    #[test]
+    fn buckets_of_idle_parties_are_swept() {
+        let rate = PartyRate::new(10);
+        let t0 = Instant::now();
+        for i in 0..SWEEP_AT {
+            rate.take_at(&format!("party {i}"), t0).unwrap();
+        }
+        // A second later every bucket has refilled: the next new party sweeps them.
+        rate.take_at("newcomer", t0 + Duration::from_secs(1))
+            .unwrap();
+        assert_eq!(rate.buckets.lock().unwrap().len(), 1);
+    }
+}
