@@ -70,6 +70,12 @@ async fn faulty_app(limits: Limits) -> (TestApp, Arc<Faulty>) {
     let mut state = app.state.clone();
     state.store = store.clone();
     state.request_timeout = Duration::from_millis(100);
+    serve_instead(&mut app, state).await;
+    (app, store)
+}
+
+/// Points `app` at a new server on `state` (a changed copy of its own).
+async fn serve_instead(app: &mut TestApp, state: deconflict_server::AppState) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     app.base = format!("http://{}", listener.local_addr().unwrap());
     app.state = state.clone();
@@ -78,7 +84,6 @@ async fn faulty_app(limits: Limits) -> (TestApp, Arc<Faulty>) {
             .await
             .unwrap();
     });
-    (app, store)
 }
 
 /// A party that sends more than `party_rate` requests a second gets 429 with `Retry-After`,
@@ -89,14 +94,7 @@ async fn a_party_over_its_rate_gets_429_and_others_are_served() {
     let mut app = spawn_app_with(Backend::Sqlite, Limits::default()).await;
     let mut state = app.state.clone();
     state.party_rate = Some(Arc::new(deconflict_server::rate::PartyRate::new(1)));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    app.base = format!("http://{}", listener.local_addr().unwrap());
-    app.state = state.clone();
-    tokio::spawn(async move {
-        axum::serve(listener, deconflict_server::router(state))
-            .await
-            .unwrap();
-    });
+    serve_instead(&mut app, state).await;
     let (alpha, bravo) = (app.token("alpha", &[SC]), app.token("bravo", &[SC]));
     let path = format!("{OI}/{}", new_id());
     app.get(&path, &alpha).await.expect(404);
