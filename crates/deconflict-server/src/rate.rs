@@ -9,15 +9,23 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Buckets are swept of the parties whose bucket has refilled (which therefore need no state)
-/// once there are this many, so that many short-lived `sub`s do not grow the map for ever.
+/// The buckets of parties whose bucket has refilled (which therefore need no state) are
+/// swept once there are this many, and after that whenever their number has doubled since the
+/// last sweep, so that many short-lived `sub`s do not grow the map for ever and a sweep costs
+/// a few bucket visits per new party.
 const SWEEP_AT: usize = 4096;
 
 /// A bound of `per_second` requests a second for each party, in bursts of up to `per_second`.
 #[derive(Debug)]
 pub struct PartyRate {
     per_second: f64,
-    buckets: Mutex<HashMap<String, Bucket>>,
+    buckets: Mutex<Buckets>,
+}
+
+#[derive(Debug)]
+struct Buckets {
+    by_party: HashMap<String, Bucket>,
+    sweep_at: usize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -31,7 +39,10 @@ impl PartyRate {
     pub fn new(per_second: u32) -> Self {
         Self {
             per_second: f64::from(per_second.max(1)),
-            buckets: Mutex::new(HashMap::default()),
+            buckets: Mutex::new(Buckets {
+                by_party: HashMap::default(),
+                sweep_at: SWEEP_AT,
+            }),
         }
     }
 
@@ -57,12 +68,14 @@ impl PartyRate {
             .buckets
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if buckets.len() >= SWEEP_AT && !buckets.contains_key(party) {
-            buckets.retain(|_, b| refill(b) < full);
+        let Buckets { by_party, sweep_at } = &mut *buckets;
+        if by_party.len() >= *sweep_at && !by_party.contains_key(party) {
+            by_party.retain(|_, b| refill(b) < full);
+            *sweep_at = (by_party.len() * 2).max(SWEEP_AT);
         }
-        let bucket = match buckets.get_mut(party) {
+        let bucket = match by_party.get_mut(party) {
             Some(b) => b,
-            None => buckets.entry(party.to_owned()).or_insert(Bucket {
+            None => by_party.entry(party.to_owned()).or_insert(Bucket {
                 tokens: full,
                 at: now,
             }),
@@ -116,8 +129,16 @@ mod tests {
             rate.take_at(&format!("party {i}"), t0).unwrap();
         }
         // A second later every bucket has refilled: the next new party sweeps them.
-        rate.take_at("newcomer", t0 + Duration::from_secs(1))
-            .unwrap();
-        assert_eq!(rate.buckets.lock().unwrap().len(), 1);
+        let t1 = t0 + Duration::from_secs(1);
+        rate.take_at("newcomer", t1).unwrap();
+        assert_eq!(rate.buckets.lock().unwrap().by_party.len(), 1);
+        // Busy parties are kept, and each sweep that keeps them all puts the next one off
+        // until their number has doubled: at 4,096 parties, then at 8,192.
+        for i in 0..2 * SWEEP_AT {
+            rate.take_at(&format!("busy {i}"), t1).unwrap();
+        }
+        let buckets = rate.buckets.lock().unwrap();
+        assert_eq!(buckets.by_party.len(), 2 * SWEEP_AT + 1);
+        assert_eq!(buckets.sweep_at, 4 * SWEEP_AT);
     }
 }
