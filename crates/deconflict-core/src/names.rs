@@ -6,7 +6,6 @@
 //! entities also hold 16 bytes per name instead of a string header and a heap block each.
 
 use std::fmt;
-use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
@@ -14,7 +13,7 @@ use foldhash::{HashSet, HashSetExt};
 
 /// A string shared by every entity that holds the same one. Compares, hashes and orders as
 /// its text; two equal names are usually one allocation, which makes comparing them cheap.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Name(Arc<str>);
 
 /// Names no longer held by any entity are dropped from the set when it has doubled since the
@@ -66,45 +65,9 @@ impl Deref for Name {
     }
 }
 
-impl AsRef<str> for Name {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl Hash for Name {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.as_str().hash(state);
-    }
-}
-
 impl From<&str> for Name {
     fn from(s: &str) -> Self {
         Self::new(s)
-    }
-}
-
-impl From<String> for Name {
-    fn from(s: String) -> Self {
-        Self::new(&s)
-    }
-}
-
-impl From<&String> for Name {
-    fn from(s: &String) -> Self {
-        Self::new(s)
-    }
-}
-
-impl From<&Name> for String {
-    fn from(n: &Name) -> Self {
-        n.as_str().to_owned()
-    }
-}
-
-impl PartialEq<str> for Name {
-    fn eq(&self, other: &str) -> bool {
-        self.as_str() == other
     }
 }
 
@@ -117,24 +80,6 @@ impl PartialEq<&str> for Name {
 impl PartialEq<String> for Name {
     fn eq(&self, other: &String) -> bool {
         self.as_str() == other
-    }
-}
-
-impl PartialEq<Name> for str {
-    fn eq(&self, other: &Name) -> bool {
-        self == other.as_str()
-    }
-}
-
-impl PartialEq<Name> for &str {
-    fn eq(&self, other: &Name) -> bool {
-        *self == other.as_str()
-    }
-}
-
-impl PartialEq<Name> for String {
-    fn eq(&self, other: &Name) -> bool {
-        self == other.as_str()
     }
 }
 
@@ -157,7 +102,7 @@ mod tests {
     #[test]
     fn equal_names_share_one_copy() {
         let a = Name::new("uss-alpha-shared-test");
-        let b = Name::from(String::from("uss-alpha-shared-test"));
+        let b = Name::new(&String::from("uss-alpha-shared-test"));
         assert!(Arc::ptr_eq(&a.0, &b.0));
         assert_eq!(a, b);
         assert_eq!(a, "uss-alpha-shared-test");
