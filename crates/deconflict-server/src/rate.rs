@@ -18,7 +18,7 @@ const SWEEP_AT: usize = 4096;
 /// A bound of `per_second` requests a second for each party, in bursts of up to `per_second`.
 #[derive(Debug)]
 pub struct PartyRate {
-    per_second: f64,
+    per_second: u32,
     buckets: Mutex<Buckets>,
 }
 
@@ -38,7 +38,7 @@ struct Bucket {
 impl PartyRate {
     pub fn new(per_second: u32) -> Self {
         Self {
-            per_second: f64::from(per_second.max(1)),
+            per_second: per_second.max(1),
             buckets: Mutex::new(Buckets {
                 by_party: HashMap::default(),
                 sweep_at: SWEEP_AT,
@@ -48,8 +48,7 @@ impl PartyRate {
 
     /// The configured requests per second.
     pub fn per_second(&self) -> u32 {
-        // Made from a u32 in `new`.
-        self.per_second as u32
+        self.per_second
     }
 
     /// Takes one request's token from `party`'s bucket, or says how long until one is free.
@@ -58,10 +57,11 @@ impl PartyRate {
     }
 
     fn take_at(&self, party: &str, now: Instant) -> Result<(), Duration> {
-        let full = self.per_second;
+        // A full bucket holds one second's requests.
+        let full = f64::from(self.per_second);
         let refill = |b: &Bucket| {
             let elapsed = now.saturating_duration_since(b.at).as_secs_f64();
-            (b.tokens + elapsed * self.per_second).min(full)
+            (b.tokens + elapsed * full).min(full)
         };
         // A panic elsewhere while the lock was held leaves at worst one bucket stale.
         let mut buckets = self
@@ -87,7 +87,7 @@ impl PartyRate {
             Ok(())
         } else {
             bucket.tokens = tokens;
-            Err(Duration::from_secs_f64((1.0 - tokens) / self.per_second))
+            Err(Duration::from_secs_f64((1.0 - tokens) / full))
         }
     }
 }
